@@ -47,7 +47,8 @@ export class UsageError extends PreflightError {
 export class ConfigError extends PreflightError {
   readonly problems: readonly string[];
   constructor(problems: readonly string[], options: { cause?: unknown } = {}) {
-    const head = problems.length === 1 ? 'configuration error' : `${problems.length} configuration errors`;
+    const head =
+      problems.length === 1 ? 'configuration error' : `${problems.length} configuration errors`;
     super('config', ExitCode.usage, `${head}:\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
       ...options,
       details: { problems },
@@ -58,7 +59,10 @@ export class ConfigError extends PreflightError {
 
 /** The database could not be reached within the wait, or refused the login. */
 export class ConnectError extends PreflightError {
-  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super('connect', ExitCode.unreachable, message, options);
   }
 }
@@ -72,7 +76,10 @@ export class LockTimeoutError extends PreflightError {
 
 /** A migration failed; nothing of it was committed unless it ran outside a transaction. */
 export class MigrationError extends PreflightError {
-  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super('migration', ExitCode.migrationFailed, message, options);
   }
 }
@@ -86,7 +93,10 @@ export class HistoryConflictError extends PreflightError {
 
 /** A seed failed; the seed transaction was rolled back. */
 export class SeedError extends PreflightError {
-  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super('seed', ExitCode.seedFailed, message, options);
   }
 }

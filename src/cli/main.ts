@@ -1,0 +1,146 @@
+import type { Writable } from 'node:stream';
+import { resolveConfig, type Env } from '../config/resolve-config.js';
+import type { Config } from '../config/config.js';
+import { redactSecret } from '../config/database-url.js';
+import { ExitCode, PreflightError } from '../errors.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { formatHumanReport } from '../report/human.js';
+import { writeJsonReport, writeTerminationLog } from '../report/outputs.js';
+import { newReport, type RunReport } from '../report/run-report.js';
+import type { CommandContext } from '../pipeline/context.js';
+import { parseArgs, type CommandName } from './args.js';
+import { helpText } from './help.js';
+import { COMMAND_HANDLERS } from './commands.js';
+
+/** What the entry hands to main: the only place that knows about `process`. */
+export interface MainIo {
+  readonly argv: readonly string[];
+  readonly env: Env;
+  readonly cwd: string;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly isTty: boolean;
+  /** Aborted by the entry on SIGTERM/SIGINT, with an InterruptedError as reason. */
+  readonly signal: AbortSignal;
+}
+
+/** Runs one command line to completion and returns the exit code; never throws. */
+export async function main(io: MainIo): Promise<number> {
+  let config: Config;
+  try {
+    const args = parseArgs(io.argv);
+    if (args.switches.version) {
+      io.stdout.write(`preflight ${VERSION}\n`);
+      return 0;
+    }
+    if (args.switches.help || args.command === 'help') {
+      io.stdout.write(
+        helpText(
+          args.command === 'help' ? (args.positionals[0] as CommandName | undefined) : args.command,
+        ),
+      );
+      return 0;
+    }
+    config = resolveConfig({ args, env: io.env, cwd: io.cwd, isTty: io.isTty });
+  } catch (error) {
+    const message = error instanceof PreflightError ? error.message : String(error);
+    io.stderr.write(`preflight: ${redactSecret(message, undefined)}\n`);
+    return error instanceof PreflightError ? error.exitCode : ExitCode.internal;
+  }
+  const logger = createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    destination: io.stdout,
+    secrets: config.database?.password ? [config.database.password] : [],
+  });
+  return execute(config, logger, io);
+}
+
+declare const __PREFLIGHT_VERSION__: string | undefined;
+const VERSION = typeof __PREFLIGHT_VERSION__ === 'string' ? __PREFLIGHT_VERSION__ : 'dev';
+
+/** Runs the resolved command with a deadline, maps errors to exit codes, prints and writes the reports. */
+async function execute(config: Config, logger: Logger, io: MainIo): Promise<number> {
+  const started = Date.now();
+  const report: RunReport = newReport(config.command);
+  report.database = config.database?.redacted;
+  const controller = new AbortController();
+  const forward = (): void => controller.abort(io.signal.reason);
+  io.signal.addEventListener('abort', forward, { once: true });
+  const deadline =
+    config.deadlineMs === undefined
+      ? undefined
+      : setTimeout(
+          () => controller.abort(deadlineError(config.deadlineMs ?? 0, report)),
+          config.deadlineMs,
+        );
+  const ctx: CommandContext = { config, logger, report, signal: controller.signal };
+  let exitCode: number;
+  try {
+    exitCode = await COMMAND_HANDLERS[config.command](ctx);
+  } catch (error) {
+    exitCode = recordError(report, error, config.database?.password, logger);
+  } finally {
+    if (deadline) clearTimeout(deadline);
+    io.signal.removeEventListener('abort', forward);
+  }
+  report.exitCode = exitCode;
+  report.durationMs = Date.now() - started;
+  finish(config, report, io);
+  logger.info(
+    { event: 'done', exitCode, durationMs: report.durationMs },
+    exitCode === 0 ? 'done' : `done with exit code ${exitCode}`,
+  );
+  logger.flush?.();
+  return exitCode;
+}
+
+function deadlineError(ms: number, report: RunReport): PreflightError {
+  const phase = report.phase ?? 'connect';
+  const code = { connect: 3, lock: 4, migrate: 5, seed: 7, verify: 8 }[phase];
+  return new PreflightError(
+    'deadline',
+    code,
+    `the whole-run deadline (--deadline ${ms}ms) passed during ${phase}: the running statement was cancelled and rolled back`,
+  );
+}
+
+function recordError(
+  report: RunReport,
+  error: unknown,
+  password: string | undefined,
+  logger: Logger,
+): number {
+  if (error instanceof PreflightError) {
+    const message = redactSecret(error.message, password);
+    report.error = { code: error.code, exitCode: error.exitCode, message };
+    logger.error({ event: 'error', code: error.code, exitCode: error.exitCode }, message);
+    return error.exitCode;
+  }
+  const message = redactSecret(
+    error instanceof Error ? (error.stack ?? error.message) : String(error),
+    password,
+  );
+  report.error = {
+    code: 'internal',
+    exitCode: 1,
+    message: `internal error (a bug in preflight, please report it with this log): ${message}`,
+  };
+  logger.error({ event: 'error', code: 'internal', exitCode: 1 }, report.error.message);
+  return ExitCode.internal;
+}
+
+function finish(config: Config, report: RunReport, io: MainIo): void {
+  const password = config.database?.password;
+  if (config.command !== 'new') io.stderr.write(redactSecret(formatHumanReport(report), password));
+  if (config.reportPath) {
+    try {
+      writeJsonReport(config.reportPath, report, password);
+    } catch (error) {
+      io.stderr.write(
+        `preflight: cannot write the report to ${config.reportPath}: ${(error as Error).message}\n`,
+      );
+    }
+  }
+  if (report.exitCode !== 0) writeTerminationLog(config.terminationLog, report, password);
+}

@@ -1,0 +1,143 @@
+import { formatDuration } from '../config/duration.js';
+import { sleep } from '../connection/sleep.js';
+import type { Session } from '../connection/session.js';
+import { LockTimeoutError, PreflightError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+
+/** preflight's own lock key for the flat layout ("pref" in ASCII). */
+export const PREFLIGHT_LOCK_KEY = 1886545254n;
+/** The key `prisma migrate deploy` locks, so that preflight and Prisma exclude each other. */
+export const PRISMA_LOCK_KEY = 72707369n;
+
+const POLL_MS = 250;
+const REPORT_EVERY_MS = 10_000;
+
+/** Who holds the advisory lock, as pg_stat_activity tells it. */
+export interface LockHolder {
+  readonly pid: number;
+  readonly applicationName: string;
+  readonly since: string | null;
+  readonly state: string | null;
+  readonly query: string | null;
+}
+
+export interface LockOptions {
+  readonly key: bigint;
+  readonly timeoutMs: number;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+}
+
+/** Finds the session holding the advisory lock `key` (a single bigint key: classid/objid halves). */
+export async function findLockHolder(
+  session: Session,
+  key: bigint,
+): Promise<LockHolder | undefined> {
+  const result = await session.client.query<{
+    pid: number;
+    application_name: string;
+    since: Date | null;
+    state: string | null;
+    query: string | null;
+  }>(
+    `SELECT a.pid, a.application_name, COALESCE(a.xact_start, a.backend_start) AS since, a.state, left(a.query, 300) AS query
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+        AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      LIMIT 1`,
+    [key.toString()],
+  );
+  const row = result.rows[0];
+  if (!row) return undefined;
+  return {
+    pid: row.pid,
+    applicationName: row.application_name,
+    since: row.since ? row.since.toISOString() : null,
+    state: row.state,
+    query: row.query,
+  };
+}
+
+/** Describes a holder in one line: `pid 4242 (preflight, active since ...): <query>`. */
+export function describeHolder(holder: LockHolder | undefined): string {
+  if (!holder) return 'the holder has already gone';
+  const app = holder.applicationName || 'no application name';
+  const since = holder.since ? ` since ${holder.since}` : '';
+  const query = holder.query ? `: ${holder.query.replace(/\s+/g, ' ').slice(0, 200)}` : '';
+  return `pid ${holder.pid} (${app}, ${holder.state ?? 'unknown state'}${since})${query}`;
+}
+
+/**
+ * Takes the session-level advisory lock by polling pg_try_advisory_lock (a waiter never blocks
+ * CREATE INDEX CONCURRENTLY), logging the holder every 10 s. Throws LockTimeoutError (exit 4).
+ */
+export async function acquireLock(session: Session, options: LockOptions): Promise<void> {
+  const started = Date.now();
+  let nextReport = started;
+  for (;;) {
+    const result = await session.client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1::bigint) AS locked',
+      [options.key.toString()],
+    );
+    if (result.rows[0]?.locked) {
+      options.logger.info(
+        { event: 'lock.acquired', key: options.key.toString(), durationMs: Date.now() - started },
+        'advisory lock acquired',
+      );
+      return;
+    }
+    const waited = Date.now() - started;
+    if (waited >= options.timeoutMs) {
+      const holder = await findLockHolder(session, options.key);
+      throw new LockTimeoutError(
+        `advisory lock ${options.key} not acquired within ${formatDuration(options.timeoutMs)}: held by ${describeHolder(holder)}. ` +
+          'Another deploy is probably migrating; if that session is stuck, end it with SELECT pg_terminate_backend(pid), or raise --lock-timeout',
+        { holder },
+      );
+    }
+    if (Date.now() >= nextReport) {
+      const holder = await findLockHolder(session, options.key);
+      options.logger.info(
+        { event: 'lock.wait', waitedMs: waited, holder },
+        `waiting for the advisory lock, held by ${describeHolder(holder)}`,
+      );
+      nextReport = Date.now() + REPORT_EVERY_MS;
+    }
+    await sleep(Math.min(POLL_MS, Math.max(1, options.timeoutMs - waited)), options.signal);
+  }
+}
+
+/** Releases the lock; a failure here is harmless because closing the connection releases it too. */
+export async function releaseLock(session: Session, key: bigint, logger: Logger): Promise<void> {
+  try {
+    await session.client.query('SELECT pg_advisory_unlock($1::bigint)', [key.toString()]);
+    logger.debug({ event: 'lock.released', key: key.toString() }, 'advisory lock released');
+  } catch {
+    logger.debug({ event: 'lock.release-skipped' }, 'lock released by closing the connection');
+  }
+}
+
+/**
+ * Checks that the lock is still ours on this very backend. Behind a pooler in transaction mode,
+ * statements land on other backends and a session lock protects nothing.
+ */
+export async function assertLockHeld(session: Session, key: bigint): Promise<void> {
+  const result = await session.client.query<{ pid: number; held: boolean }>(
+    `SELECT pg_backend_pid() AS pid, EXISTS (
+        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+          AND objsubid = 1 AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid
+      ) AS held`,
+    [key.toString()],
+  );
+  const row = result.rows[0];
+  if (!row || row.pid !== session.pid || !row.held) {
+    throw new PreflightError(
+      'pooler',
+      2,
+      'the connection changed backend under preflight (server pid ' +
+        `${session.pid} became ${row?.pid ?? 'unknown'}): a connection pooler in transaction mode (PgBouncer) cannot hold a session advisory lock. ` +
+        'Point preflight at the database directly (on DigitalOcean: the database URL, not the connection pool URL), or use a pool in session mode',
+    );
+  }
+}

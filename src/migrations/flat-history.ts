@@ -1,0 +1,86 @@
+import type pg from 'pg';
+import { PREFLIGHT_LOCK_KEY } from '../lock/advisory-lock.js';
+import type { HistoryStore } from './history.js';
+import { isUndefinedTable } from './history.js';
+import type { AppliedMigration, MigrationFile } from './types.js';
+
+const TABLE = 'preflight_migrations';
+
+interface Row {
+  version: string;
+  name: string;
+  checksum: string;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** History of the flat layout: one row per migration in `preflight_migrations`. */
+export const flatHistory: HistoryStore = {
+  table: TABLE,
+  lockKey: PREFLIGHT_LOCK_KEY,
+
+  async ensure(client) {
+    await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (
+      version      text PRIMARY KEY,
+      name         text NOT NULL,
+      checksum     text NOT NULL,
+      started_at   timestamptz NOT NULL DEFAULT now(),
+      finished_at  timestamptz,
+      execution_ms integer,
+      applied_by   text NOT NULL DEFAULT current_user,
+      error        text
+    )`);
+  },
+
+  async read(client) {
+    try {
+      const result = await client.query<Row>(
+        `SELECT version, name, checksum, started_at, finished_at FROM ${TABLE}`,
+      );
+      return result.rows.map(
+        (row): AppliedMigration => ({
+          id: row.version,
+          name: row.name,
+          checksum: row.checksum,
+          startedAt: row.started_at,
+          finishedAt: row.finished_at,
+          failed: row.finished_at === null,
+        }),
+      );
+    } catch (error) {
+      if (isUndefinedTable(error)) return [];
+      throw error;
+    }
+  },
+
+  appliedRowSql(client, file, durationMs) {
+    return `INSERT INTO ${TABLE} (version, name, checksum, finished_at, execution_ms) VALUES (${client.escapeLiteral(file.id)}, ${client.escapeLiteral(file.name)}, ${client.escapeLiteral(file.checksum)}, clock_timestamp(), ${Math.round(durationMs)})`;
+  },
+
+  async recordStarted(client, file) {
+    await client.query(
+      `INSERT INTO ${TABLE} (version, name, checksum) VALUES ($1, $2, $3)
+       ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, started_at = now(), finished_at = NULL, error = NULL`,
+      [file.id, file.name, file.checksum],
+    );
+  },
+
+  async recordFinished(client, file, durationMs) {
+    await client.query(
+      `UPDATE ${TABLE} SET finished_at = clock_timestamp(), execution_ms = $2, error = NULL WHERE version = $1`,
+      [file.id, Math.round(durationMs)],
+    );
+  },
+
+  async recordFailed(client, file, error) {
+    await client.query(`UPDATE ${TABLE} SET error = $2 WHERE version = $1`, [file.id, error.slice(0, 4000)]);
+  },
+
+  async forget(client, file) {
+    await client.query(`DELETE FROM ${TABLE} WHERE version = $1`, [file.id]);
+  },
+
+  async markRolledBack(client, id) {
+    await client.query(`DELETE FROM ${TABLE} WHERE version = $1`, [id]);
+  },
+};

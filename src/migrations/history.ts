@@ -1,0 +1,29 @@
+import type pg from 'pg';
+import type { AppliedMigration, MigrationFile } from './types.js';
+
+/**
+ * The history table of one layout. Contract: `read` returns [] when the table does not exist and
+ * never creates it; every write runs on the given client, inside whatever transaction is open.
+ */
+export interface HistoryStore {
+  readonly table: string;
+  readonly lockKey: bigint;
+  /** Creates the table if it does not exist (called under the lock, before the first write). */
+  ensure(client: pg.ClientBase): Promise<void>;
+  read(client: pg.ClientBase): Promise<AppliedMigration[]>;
+  /** SQL that records a finished migration, to be sent together with COMMIT in one round trip. */
+  appliedRowSql(client: pg.ClientBase, file: MigrationFile, durationMs: number): string;
+  /** Records a migration as started (for migrations that run outside one transaction). */
+  recordStarted(client: pg.ClientBase, file: MigrationFile): Promise<void>;
+  recordFinished(client: pg.ClientBase, file: MigrationFile, durationMs: number): Promise<void>;
+  recordFailed(client: pg.ClientBase, file: MigrationFile, error: string): Promise<void>;
+  /** Deletes the row of a started migration that changed nothing (its first statement failed). */
+  forget(client: pg.ClientBase, file: MigrationFile): Promise<void>;
+  /** `resolve --rolled-back`: the migration counts as not applied. */
+  markRolledBack(client: pg.ClientBase, id: string): Promise<void>;
+}
+
+/** Whether an error is Postgres's "relation does not exist". */
+export function isUndefinedTable(error: unknown): boolean {
+  return (error as { code?: string }).code === '42P01';
+}

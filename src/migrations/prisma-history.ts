@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { PRISMA_LOCK_KEY } from '../lock/advisory-lock.js';
+import type { HistoryStore } from './history.js';
+import { isUndefinedTable } from './history.js';
+import type { AppliedMigration } from './types.js';
+
+const TABLE = '_prisma_migrations';
+
+interface Row {
+  id: string;
+  checksum: string;
+  migration_name: string;
+  started_at: Date | null;
+  finished_at: Date | null;
+  rolled_back_at: Date | null;
+}
+
+/**
+ * History of the prisma layout, written exactly as `prisma migrate deploy` writes it, so that
+ * `prisma migrate status` agrees afterwards. Rolled-back rows do not count as applied.
+ */
+export const prismaHistory: HistoryStore = {
+  table: TABLE,
+  lockKey: PRISMA_LOCK_KEY,
+
+  async ensure(client) {
+    await client.query(`CREATE TABLE IF NOT EXISTS "${TABLE}" (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)`);
+  },
+
+  async read(client) {
+    try {
+      const result = await client.query<Row>(
+        `SELECT id, checksum, migration_name, started_at, finished_at, rolled_back_at FROM "${TABLE}" ORDER BY started_at`,
+      );
+      return result.rows
+        .filter((row) => row.rolled_back_at === null)
+        .map(
+          (row): AppliedMigration => ({
+            id: row.migration_name,
+            name: row.migration_name,
+            checksum: row.checksum,
+            startedAt: row.started_at,
+            finishedAt: row.finished_at,
+            failed: row.finished_at === null,
+            rowId: row.id,
+          }),
+        );
+    } catch (error) {
+      if (isUndefinedTable(error)) return [];
+      throw error;
+    }
+  },
+
+  appliedRowSql(client, file) {
+    return `INSERT INTO "${TABLE}" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count) VALUES (${client.escapeLiteral(randomUUID())}, ${client.escapeLiteral(file.checksum)}, clock_timestamp(), ${client.escapeLiteral(file.name)}, NULL, NULL, now(), 1)`;
+  },
+
+  async recordStarted(client, file) {
+    await client.query(
+      `INSERT INTO "${TABLE}" (id, checksum, migration_name, started_at, applied_steps_count) VALUES ($1, $2, $3, now(), 0)`,
+      [randomUUID(), file.checksum, file.name],
+    );
+  },
+
+  async recordFinished(client, file) {
+    await client.query(
+      `UPDATE "${TABLE}" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE migration_name = $1 AND finished_at IS NULL AND rolled_back_at IS NULL`,
+      [file.name],
+    );
+  },
+
+  async recordFailed(client, file, error) {
+    await client.query(
+      `UPDATE "${TABLE}" SET logs = $2 WHERE migration_name = $1 AND finished_at IS NULL AND rolled_back_at IS NULL`,
+      [file.name, error],
+    );
+  },
+
+  async forget(client, file) {
+    await client.query(`DELETE FROM "${TABLE}" WHERE migration_name = $1 AND finished_at IS NULL AND rolled_back_at IS NULL`, [
+      file.name,
+    ]);
+  },
+
+  async markRolledBack(client, id) {
+    await client.query(`UPDATE "${TABLE}" SET rolled_back_at = now() WHERE migration_name = $1 AND rolled_back_at IS NULL`, [id]);
+  },
+};
+

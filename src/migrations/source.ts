@@ -1,0 +1,145 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { flatChecksum, prismaChecksum } from './checksum.js';
+import type { Layout, MigrationFile, MigrationSet } from './types.js';
+
+const FLAT_FILE = /^(\d+)_(.+?)(\.up)?\.sql$/;
+const FLAT_DOWN = /^\d+_.+\.down\.sql$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+interface Entry {
+  readonly name: string;
+  readonly isFile: boolean;
+  readonly isDirectory: boolean;
+}
+
+/** Lists a directory, following symlinks; a dangling link is reported as a problem. */
+function listEntries(dir: string, problems: string[]): Entry[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((dirent): Entry[] => {
+    if (!dirent.isSymbolicLink()) {
+      return [{ name: dirent.name, isFile: dirent.isFile(), isDirectory: dirent.isDirectory() }];
+    }
+    try {
+      const stat = statSync(path.join(dir, dirent.name));
+      return [{ name: dirent.name, isFile: stat.isFile(), isDirectory: stat.isDirectory() }];
+    } catch {
+      problems.push(`${path.join(dir, dirent.name)} is a symbolic link to nothing`);
+      return [];
+    }
+  });
+}
+
+/** Reads a migration as UTF-8 text; the byte-order mark is kept for the checksum. */
+function readSql(file: string, problems: string[]): string | undefined {
+  try {
+    return utf8.decode(readFileSync(file));
+  } catch (error) {
+    const reason = error instanceof TypeError ? 'is not valid UTF-8: save it as UTF-8' : `cannot be read: ${(error as Error).message}`;
+    problems.push(`${file} ${reason}`);
+    return undefined;
+  }
+}
+
+/** Detects the layout: prisma when any sub-folder holds migration.sql or a migration_lock.toml exists. */
+export function detectLayout(dir: string, entries: readonly Entry[]): Layout {
+  if (entries.some((e) => e.isFile && e.name === 'migration_lock.toml')) return 'prisma';
+  const hasFolder = entries.some((e) => e.isDirectory && isFileSafe(path.join(dir, e.name, 'migration.sql')));
+  return hasFolder ? 'prisma' : 'flat';
+}
+
+function isFileSafe(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Orders flat versions as numbers (`9_x` before `10_x`), as golang-migrate does. */
+export function compareFlatVersions(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Orders prisma folders by name as plain text, as Prisma does. */
+export function comparePrismaNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Reads and orders the migrations directory. Throws ConfigError listing every problem: both
+ * layouts mixed, duplicate versions, unreadable or non-UTF-8 files, dangling links.
+ */
+export function readMigrations(dir: string): MigrationSet {
+  const problems: string[] = [];
+  let entries: Entry[];
+  try {
+    entries = listEntries(dir, problems);
+  } catch (error) {
+    throw new ConfigError([`migrations directory ${dir} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+  }
+  const layout = detectLayout(dir, entries);
+  const set = layout === 'flat' ? readFlat(dir, entries, problems) : readPrisma(dir, entries, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return set;
+}
+
+function readFlat(dir: string, entries: readonly Entry[], problems: string[]): MigrationSet {
+  const warnings: string[] = [];
+  const files: MigrationFile[] = [];
+  const seen = new Map<string, string>();
+  for (const entry of entries) {
+    if (!entry.isFile || !entry.name.endsWith('.sql') || FLAT_DOWN.test(entry.name)) continue;
+    const match = FLAT_FILE.exec(entry.name);
+    if (!match) {
+      warnings.push(`${entry.name} skipped: a migration is named <version>_<name>.sql, e.g. 0001_create_users.sql`);
+      continue;
+    }
+    const id = BigInt(match[1] as string).toString();
+    const other = seen.get(id);
+    if (other) {
+      problems.push(`duplicate migration version ${id}: ${other} and ${entry.name}; give one of them the next free version`);
+      continue;
+    }
+    seen.set(id, entry.name);
+    const file = path.join(dir, entry.name);
+    const sql = readSql(file, problems);
+    if (sql === undefined) continue;
+    files.push({ id, name: entry.name, relativePath: entry.name, path: file, sql, checksum: flatChecksum(sql) });
+  }
+  files.sort((a, b) => compareFlatVersions(a.id, b.id));
+  return { layout: 'flat', dir, files, warnings };
+}
+
+function readPrisma(dir: string, entries: readonly Entry[], problems: string[]): MigrationSet {
+  const warnings: string[] = [];
+  const files: MigrationFile[] = [];
+  const flat = entries.filter((e) => e.isFile && FLAT_FILE.test(e.name));
+  if (flat.length > 0) {
+    problems.push(
+      `${dir} mixes both layouts: prisma folders and flat files (${flat.map((e) => e.name).slice(0, 3).join(', ')}); keep one layout per directory`,
+    );
+  }
+  for (const entry of entries) {
+    if (!entry.isDirectory) continue;
+    const file = path.join(dir, entry.name, 'migration.sql');
+    if (!isFileSafe(file)) {
+      warnings.push(`${entry.name}/ skipped: it has no migration.sql`);
+      continue;
+    }
+    const sql = readSql(file, problems);
+    if (sql === undefined) continue;
+    files.push({
+      id: entry.name,
+      name: entry.name,
+      relativePath: path.join(entry.name, 'migration.sql'),
+      path: file,
+      sql,
+      checksum: prismaChecksum(sql),
+    });
+  }
+  files.sort((a, b) => comparePrismaNames(a.id, b.id));
+  return { layout: 'prisma', dir, files, warnings };
+}

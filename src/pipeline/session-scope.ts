@@ -1,0 +1,44 @@
+import { connect } from '../connection/connect.js';
+import {
+  cancelRunningStatement,
+  closeClient,
+  openSession,
+  type Session,
+} from '../connection/session.js';
+import { ConfigError } from '../errors.js';
+import type { CommandContext } from './context.js';
+
+/**
+ * Connects (waiting as configured), runs `fn` on the one session, and always closes it, which
+ * also releases any advisory lock. An abort cancels the running statement on the server.
+ */
+export async function withSession<T>(
+  ctx: CommandContext,
+  fn: (session: Session) => Promise<T>,
+): Promise<T> {
+  const settings = ctx.config.database;
+  if (!settings)
+    throw new ConfigError(['no database given: set DATABASE_URL or pass --database-url']);
+  const client = await connect(settings, {
+    waitMs: ctx.config.waitMs,
+    logger: ctx.logger,
+    signal: ctx.signal,
+  });
+  const session = await openSession(
+    client,
+    settings,
+    ctx.config.statementTimeoutMs,
+    ctx.config.ddlLockTimeoutMs,
+  );
+  const onAbort = (): void => {
+    void cancelRunningStatement(session);
+  };
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (ctx.signal.aborted) throw ctx.signal.reason as Error;
+    return await fn(session);
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    await closeClient(client);
+  }
+}

@@ -1,0 +1,108 @@
+import pg from 'pg';
+import type { Finding } from '../report/findings.js';
+import type { Assertion } from './types.js';
+
+const SAVEPOINT = 'preflight_assertion';
+
+/**
+ * Runs each assertion read-only and returns one error finding per assertion that is not true:
+ * false, NULL, not exactly one row with one boolean column, or a query error (never thrown).
+ * Assertions run inside `BEGIN READ ONLY` ... `ROLLBACK`, each in its own savepoint that is
+ * rolled back, so none can write or leave state for the next. Call it outside a transaction;
+ * errors of the connection itself (not of an assertion) are thrown.
+ */
+export async function runAssertions(
+  client: pg.ClientBase,
+  assertions: readonly Assertion[],
+): Promise<Finding[]> {
+  if (assertions.length === 0) return [];
+  const findings: Finding[] = [];
+  await client.query('BEGIN TRANSACTION READ ONLY');
+  try {
+    for (const assertion of assertions) {
+      const problem = await runOne(client, assertion);
+      if (problem !== undefined) findings.push(failure(assertion, problem));
+    }
+  } finally {
+    await client.query('ROLLBACK');
+  }
+  return findings;
+}
+
+interface Problem {
+  readonly message: string;
+  readonly have?: unknown;
+}
+
+/** The problem with one assertion, or undefined when it holds. */
+async function runOne(client: pg.ClientBase, assertion: Assertion): Promise<Problem | undefined> {
+  await client.query(`SAVEPOINT ${SAVEPOINT}`);
+  let problem: Problem | undefined;
+  try {
+    // The extended protocol takes a single statement, so `select true; delete ...` is refused.
+    const query = { text: assertion.sql, queryMode: 'extended' } as pg.QueryConfig;
+    problem = judge(await client.query(query));
+  } catch (error) {
+    problem = { message: `could not run: ${describeError(error)}` };
+  }
+  if (!(await restore(client))) {
+    problem = {
+      message:
+        'ended or changed the transaction (COMMIT, ROLLBACK, RELEASE...): ' +
+        'an assertion must be one query that returns a boolean',
+    };
+  }
+  return problem;
+}
+
+/** Rolls back to the savepoint; if the assertion ended the transaction, starts a new one. */
+async function restore(client: pg.ClientBase): Promise<boolean> {
+  if (client.getTransactionStatus() !== 'I') {
+    try {
+      await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      return true;
+    } catch {
+      await client.query('ROLLBACK');
+    }
+  }
+  await client.query('BEGIN TRANSACTION READ ONLY');
+  return false;
+}
+
+function judge(result: pg.QueryResult): Problem | undefined {
+  if (result.rows.length !== 1) {
+    const count = result.rows.length;
+    return { message: `returned ${count} row${count === 1 ? '' : 's'}, expected exactly one` };
+  }
+  if (result.fields.length !== 1) {
+    return { message: `returned ${result.fields.length} columns, expected one boolean column` };
+  }
+  const [field] = result.fields;
+  const value: unknown = field
+    ? (result.rows[0] as Record<string, unknown>)[field.name]
+    : undefined;
+  if (value === true) return undefined;
+  if (value === false) return { message: 'is false', have: false };
+  if (value === null) return { message: 'returned NULL, expected true or false', have: null };
+  return {
+    message: `returned ${JSON.stringify(value)}, not a boolean: write it as a comparison, e.g. select count(*) = 5 from ...`,
+    have: value,
+  };
+}
+
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? `${error.message} (SQLSTATE ${code})` : error.message;
+}
+
+function failure(assertion: Assertion, problem: Problem): Finding {
+  return {
+    kind: 'assertion-failed',
+    category: 'assertions',
+    object: assertion.name,
+    severity: 'error',
+    ...('have' in problem ? { have: problem.have, want: true } : {}),
+    message: `assertion "${assertion.name}" ${problem.message}`,
+  };
+}

@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { ConfigError } from '../errors.js';
+import { asExpectedSchema, validateExpectedSchema } from './expected-validate.js';
+import { byCodePoint, type ExpectedSchema } from './types.js';
+
+/**
+ * Reads and validates an expected-schema file. Throws ConfigError (exit 2) when the file cannot
+ * be read (the ENOENT error is the `cause` when it does not exist), is not valid JSON (with line
+ * and column), or does not fit the format (every problem listed, with its location).
+ */
+export async function loadExpectedSchema(path: string): Promise<ExpectedSchema> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason = isNotFound(error) ? 'does not exist' : `cannot be read (${String(error)})`;
+    throw new ConfigError([`expected-schema file ${path} ${reason}`], { cause: error });
+  }
+  return parseExpectedSchema(text, path);
+}
+
+/** Like loadExpectedSchema, but undefined when the file does not exist (a skippable default). */
+export async function readExpectedSchemaIfExists(
+  path: string,
+): Promise<ExpectedSchema | undefined> {
+  try {
+    return await loadExpectedSchema(path);
+  } catch (error) {
+    if (error instanceof ConfigError && isNotFound(error.cause)) return undefined;
+    throw error;
+  }
+}
+
+/** Parses and validates expected-schema JSON; `source` names the file in problems. */
+export function parseExpectedSchema(text: string, source: string): ExpectedSchema {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([`${source}: ${jsonProblem(text, error)}`], { cause: error });
+  }
+  const problems = validateExpectedSchema(value);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`));
+  return asExpectedSchema(value);
+}
+
+/** `invalid JSON at line 3, column 7: Unexpected token ...`, from V8's "at position N". */
+function jsonProblem(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const position = /at position (\d+)/.exec(message);
+  if (!position) return `invalid JSON: ${message}`;
+  const offset = Number(position[1]);
+  const before = text.slice(0, offset).split('\n');
+  const line = before.length;
+  const column = (before[before.length - 1]?.length ?? 0) + 1;
+  const reason = message
+    .replace(/\s*in JSON at position \d+.*$/, '')
+    .replace(/\s*\(line \d+ column \d+\)$/, '');
+  return `invalid JSON at line ${line}, column ${column}: ${reason}`;
+}
+
+function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT';
+}
+
+/** The order of the top-level keys in a written file; everything below is sorted by name. */
+const TOP_ORDER = [
+  '$schema',
+  'version',
+  'exhaustive',
+  'schemas',
+  'tables',
+  'functions',
+  'views',
+  'sequences',
+  'enums',
+  'extensions',
+  'assertions',
+];
+
+/** The file text for a schema: 2-space indent, keys in a stable order, trailing newline. */
+export function formatExpectedSchema(schema: ExpectedSchema): string {
+  const rank = (key: string): number => {
+    const at = TOP_ORDER.indexOf(key);
+    return at === -1 ? TOP_ORDER.length : at;
+  };
+  const sorted = sortKeys(schema) as Record<string, unknown>;
+  const top = Object.keys(sorted).sort((a, b) => rank(a) - rank(b) || byCodePoint(a, b));
+  const ordered = Object.fromEntries(top.map((key) => [key, sorted[key]]));
+  return `${JSON.stringify(ordered, null, 2)}\n`;
+}
+
+/** Writes the file atomically (temporary file, then rename), so a crash leaves the old one. */
+export async function writeExpectedSchema(path: string, schema: ExpectedSchema): Promise<void> {
+  const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temporary, formatExpectedSchema(schema), 'utf8');
+  await rename(temporary, path);
+}
+
+/** Objects with sorted keys, recursively; arrays keep their order (enum labels, assertions). */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  entries.sort(([a], [b]) => byCodePoint(a, b));
+  return Object.fromEntries(entries.map(([k, v]) => [k, sortKeys(v)]));
+}
+
+/**
+ * A new snapshot keeping what a person wrote in the previous file: its `assertions` and its
+ * `$schema` editor hint. Everything else comes from the new snapshot.
+ */
+export function mergeAssertions(
+  previous: ExpectedSchema | undefined,
+  next: ExpectedSchema,
+): ExpectedSchema {
+  if (!previous) return next;
+  return {
+    ...(previous.$schema === undefined ? {} : { $schema: previous.$schema }),
+    ...next,
+    ...(previous.assertions === undefined ? {} : { assertions: previous.assertions }),
+  };
+}

@@ -1,0 +1,310 @@
+import { DEFAULT_SCHEMAS, EXPECTED_SCHEMA_VERSION, type ExpectedSchema } from './types.js';
+
+/**
+ * Hand-written validation of the expected-schema format (no JSON Schema engine at run time).
+ * Every problem is collected with a JSON-path-like location, e.g.
+ * `tables."public.users".columns.bio.nullable: expected a boolean, got "yes"`.
+ */
+
+/** Returns what was expected (`a boolean`) when the value does not fit, else undefined. */
+type Check = (value: unknown) => string | undefined;
+
+const isText: Check = (v) => (typeof v === 'string' ? undefined : 'a string');
+const isNonEmptyText: Check = (v) =>
+  typeof v === 'string' && v.trim() !== '' ? undefined : 'a non-empty string';
+const isBoolean: Check = (v) => (typeof v === 'boolean' ? undefined : 'a boolean');
+const isTextOrNull: Check = (v) =>
+  v === null || typeof v === 'string' ? undefined : 'a string or null';
+const isInteger: Check = (v) =>
+  (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^-?\d+$/.test(v))
+    ? undefined
+    : 'an integer (or a string of digits)';
+const isTextList: Check = (v) =>
+  Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : 'an array of strings';
+const oneOf =
+  (...values: readonly unknown[]): Check =>
+  (v) =>
+    values.includes(v) ? undefined : `one of ${values.map((x) => JSON.stringify(x)).join(', ')}`;
+
+interface EntrySpec {
+  readonly props: Readonly<Record<string, Check>>;
+  readonly collections?: Readonly<Record<string, EntrySpec>>;
+}
+
+const INDEX: EntrySpec = { props: { definition: isText, valid: isBoolean } };
+const TRIGGER: EntrySpec = {
+  props: { definition: isText, enabled: oneOf(true, false, 'replica', 'always') },
+};
+
+const TABLE: EntrySpec = {
+  props: {
+    kind: oneOf('table', 'partitioned'),
+    partitionKey: isTextOrNull,
+    partitionOf: isTextOrNull,
+    partitionBound: isTextOrNull,
+    rls: isBoolean,
+    rlsForced: isBoolean,
+  },
+  collections: {
+    columns: {
+      props: {
+        type: isNonEmptyText,
+        nullable: isBoolean,
+        default: isTextOrNull,
+        identity: oneOf('always', 'by default', null),
+        generated: isTextOrNull,
+      },
+    },
+    indexes: INDEX,
+    constraints: {
+      props: {
+        type: oneOf('primary key', 'foreign key', 'unique', 'check', 'exclusion'),
+        definition: isText,
+        deferrable: isBoolean,
+        deferred: isBoolean,
+        validated: isBoolean,
+      },
+    },
+    triggers: TRIGGER,
+    policies: {
+      props: {
+        command: oneOf('all', 'select', 'insert', 'update', 'delete'),
+        permissive: isBoolean,
+        roles: isTextList,
+        using: isTextOrNull,
+        withCheck: isTextOrNull,
+      },
+    },
+  },
+};
+
+/** Top-level collections, and how their keys must be written. */
+const TOP: Readonly<Record<string, { spec: EntrySpec; key: 'qualified' | 'function' | 'bare' }>> = {
+  tables: { spec: TABLE, key: 'qualified' },
+  functions: {
+    spec: {
+      props: {
+        kind: oneOf('function', 'procedure', 'aggregate', 'window'),
+        returns: isTextOrNull,
+        language: isText,
+        definition: isTextOrNull,
+      },
+    },
+    key: 'function',
+  },
+  views: {
+    spec: {
+      props: { kind: oneOf('view', 'materialized'), definition: isText },
+      collections: { indexes: INDEX, triggers: TRIGGER },
+    },
+    key: 'qualified',
+  },
+  sequences: {
+    spec: {
+      props: {
+        type: isNonEmptyText,
+        start: isInteger,
+        increment: isInteger,
+        min: isInteger,
+        max: isInteger,
+        cache: isInteger,
+        cycle: isBoolean,
+      },
+    },
+    key: 'qualified',
+  },
+  enums: { spec: { props: { labels: isTextList } }, key: 'qualified' },
+  extensions: { spec: { props: { schema: isText, version: isText } }, key: 'bare' },
+};
+
+const ROOT_PROPS: Readonly<Record<string, Check>> = {
+  $schema: isText,
+  version: oneOf(EXPECTED_SCHEMA_VERSION),
+  exhaustive: isBoolean,
+};
+
+/** Every problem with a parsed expected-schema document; the document is valid when none. */
+export function validateExpectedSchema(value: unknown): string[] {
+  const problems: string[] = [];
+  if (!isPlainObject(value)) {
+    return [`the file must hold a JSON object, got ${describe(value)}`];
+  }
+  const schemas = validateSchemas(value.schemas, problems) ?? DEFAULT_SCHEMAS;
+  for (const [key, item] of Object.entries(value)) {
+    const at = pathOf('', key);
+    const check = own(ROOT_PROPS, key);
+    const top = own(TOP, key);
+    if (check) expect(problems, at, item, check);
+    else if (top)
+      validateNamed(problems, at, item, top.spec, (name) => keyProblem(name, top.key, schemas));
+    else if (key === 'assertions') validateAssertions(problems, item);
+    else if (key !== 'schemas')
+      problems.push(
+        unknownProperty(at, [
+          ...Object.keys(ROOT_PROPS),
+          'schemas',
+          ...Object.keys(TOP),
+          'assertions',
+        ]),
+      );
+  }
+  return problems;
+}
+
+/** Narrows a document that `validateExpectedSchema` found no problem with. */
+export function asExpectedSchema(value: unknown): ExpectedSchema {
+  if (validateExpectedSchema(value).length > 0) throw new TypeError('not a valid expected schema');
+  return value as ExpectedSchema;
+}
+
+function validateSchemas(value: unknown, problems: string[]): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  const wrong = isTextList(value);
+  if (wrong !== undefined || !Array.isArray(value) || value.length === 0) {
+    problems.push(`schemas: expected a non-empty array of strings, got ${describe(value)}`);
+    return undefined;
+  }
+  const names = value as string[];
+  for (const name of duplicates(names)) problems.push(`schemas: "${name}" is listed twice`);
+  return names;
+}
+
+function keyProblem(
+  name: string,
+  rule: 'qualified' | 'function' | 'bare',
+  schemas: readonly string[],
+): string | undefined {
+  if (rule === 'bare') return name.trim() === '' ? 'the name is empty' : undefined;
+  const dot = name.indexOf('.');
+  if (dot <= 0 || dot === name.length - 1) {
+    return `the name must be schema-qualified, e.g. "public.${name}"`;
+  }
+  if (rule === 'function' && !/\(.*\)$/.test(name)) {
+    return `a function is named with its argument types, e.g. "${name}()" or "${name}(integer, text)"`;
+  }
+  const schema = name.slice(0, dot);
+  if (!schemas.includes(schema)) {
+    return `schema "${schema}" is not in "schemas" (${schemas.join(', ')}): add it there, or fix the name`;
+  }
+  return undefined;
+}
+
+/** A collection written as an object of entries or as an array of names. */
+function validateNamed(
+  problems: string[],
+  at: string,
+  value: unknown,
+  spec: EntrySpec,
+  checkKey: (name: string) => string | undefined = () => undefined,
+): void {
+  if (Array.isArray(value)) {
+    value.forEach((name, i) => {
+      if (typeof name !== 'string')
+        problems.push(`${at}[${i}]: expected a name, got ${describe(name)}`);
+      else addKeyProblem(problems, `${at}[${i}]`, checkKey(name));
+    });
+    for (const name of duplicates(value.filter((n) => typeof n === 'string'))) {
+      problems.push(`${at}: "${name}" is listed twice`);
+    }
+    return;
+  }
+  if (!isPlainObject(value)) {
+    problems.push(
+      `${at}: expected an object of named entries or an array of names, got ${describe(value)}`,
+    );
+    return;
+  }
+  for (const [name, entry] of Object.entries(value)) {
+    addKeyProblem(problems, pathOf(at, name), checkKey(name));
+    validateEntry(problems, pathOf(at, name), entry, spec);
+  }
+}
+
+function addKeyProblem(problems: string[], at: string, problem: string | undefined): void {
+  if (problem !== undefined) problems.push(`${at}: ${problem}`);
+}
+
+function validateEntry(problems: string[], at: string, value: unknown, spec: EntrySpec): void {
+  if (!isPlainObject(value)) {
+    problems.push(`${at}: expected an object, got ${describe(value)}`);
+    return;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const check = own(spec.props, key);
+    const child = spec.collections && own(spec.collections, key);
+    if (check) expect(problems, pathOf(at, key), item, check);
+    else if (child) validateNamed(problems, pathOf(at, key), item, child);
+    else
+      problems.push(
+        unknownProperty(pathOf(at, key), [
+          ...Object.keys(spec.props),
+          ...Object.keys(spec.collections ?? {}),
+        ]),
+      );
+  }
+}
+
+function validateAssertions(problems: string[], value: unknown): void {
+  if (!Array.isArray(value)) {
+    problems.push(`assertions: expected an array of { "name", "sql" }, got ${describe(value)}`);
+    return;
+  }
+  value.forEach((item, i) => {
+    const at = `assertions[${i}]`;
+    if (!isPlainObject(item)) {
+      problems.push(`${at}: expected an object with "name" and "sql", got ${describe(item)}`);
+      return;
+    }
+    expect(problems, `${at}.name`, item.name, isNonEmptyText);
+    expect(problems, `${at}.sql`, item.sql, isNonEmptyText);
+    for (const key of Object.keys(item)) {
+      if (key !== 'name' && key !== 'sql')
+        problems.push(unknownProperty(`${at}.${key}`, ['name', 'sql']));
+    }
+  });
+  const names = value.flatMap((item) =>
+    isPlainObject(item) && typeof item.name === 'string' ? [item.name] : [],
+  );
+  for (const name of duplicates(names))
+    problems.push(`assertions: the name "${name}" is used twice`);
+}
+
+function expect(problems: string[], at: string, value: unknown, check: Check): void {
+  const wanted = check(value);
+  if (wanted !== undefined) problems.push(`${at}: expected ${wanted}, got ${describe(value)}`);
+}
+
+function unknownProperty(at: string, allowed: readonly string[]): string {
+  return `${at}: unknown property (expected one of: ${allowed.join(', ')})`;
+}
+
+/** `parent.key`, quoting keys that are not plain identifiers: `tables."public.users"`. */
+export function pathOf(parent: string, key: string): string {
+  const part = /^[A-Za-z_$][\w$]*$/.test(key) ? key : JSON.stringify(key);
+  return parent === '' ? part : `${parent}.${part}`;
+}
+
+/** A value as a problem quotes it: `"yes"`, `3`, `null`, `an array`, `an object`. */
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  if (isPlainObject(value)) return 'an object';
+  const text = JSON.stringify(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/** `record[key]` when it is the record's own property (never `constructor` and friends). */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function duplicates(names: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const name of names) (seen.has(name) ? twice : seen).add(name);
+  return [...twice];
+}

@@ -1,0 +1,256 @@
+/**
+ * The catalog query behind `introspectSchema`: one statement that returns every object kind as
+ * a JSON array, so a schema of any size is read in one round trip and one consistent snapshot.
+ * It reads pg_catalog only, leaves out objects that belong to an extension (pg_depend deptype
+ * 'e'), and sorts by name in the "C" collation so the output is the same from run to run.
+ */
+
+/** One row per object kind, as the query returns it. */
+export interface CatalogRows {
+  tables: TableRow[];
+  columns: ColumnRow[];
+  indexes: IndexRow[];
+  constraints: ConstraintRow[];
+  triggers: TriggerRow[];
+  policies: PolicyRow[];
+  functions: FunctionRow[];
+  views: ViewRow[];
+  sequences: SequenceRow[];
+  enums: EnumRow[];
+  extensions: ExtensionRow[];
+}
+
+interface Owned {
+  schema: string;
+  relation: string;
+  name: string;
+}
+
+export interface TableRow {
+  schema: string;
+  name: string;
+  partitioned: boolean;
+  partitionKey: string | null;
+  partitionOf: string | null;
+  partitionBound: string | null;
+  rls: boolean;
+  rlsForced: boolean;
+}
+
+export interface ColumnRow extends Owned {
+  type: string;
+  nullable: boolean;
+  default: string | null;
+  identity: 'always' | 'by default' | null;
+  generated: string | null;
+}
+
+export interface IndexRow extends Owned {
+  definition: string;
+  valid: boolean;
+}
+
+export interface ConstraintRow extends Owned {
+  type: 'primary key' | 'foreign key' | 'unique' | 'check' | 'exclusion';
+  definition: string;
+  deferrable: boolean;
+  deferred: boolean;
+  validated: boolean;
+}
+
+export interface TriggerRow extends Owned {
+  definition: string;
+  enabled: 'O' | 'D' | 'R' | 'A';
+}
+
+export interface PolicyRow extends Owned {
+  command: 'all' | 'select' | 'insert' | 'update' | 'delete';
+  permissive: boolean;
+  roles: string[];
+  using: string | null;
+  withCheck: string | null;
+}
+
+export interface FunctionRow {
+  schema: string;
+  name: string;
+  args: string;
+  kind: 'function' | 'procedure' | 'aggregate' | 'window';
+  returns: string | null;
+  language: string;
+  definition: string | null;
+}
+
+export interface ViewRow {
+  schema: string;
+  name: string;
+  kind: 'view' | 'materialized';
+  definition: string;
+}
+
+export interface SequenceRow {
+  schema: string;
+  name: string;
+  type: string;
+  start: string;
+  increment: string;
+  min: string;
+  max: string;
+  cache: string;
+  cycle: boolean;
+}
+
+export interface EnumRow {
+  schema: string;
+  name: string;
+  labels: string[];
+}
+
+export interface ExtensionRow {
+  name: string;
+  schema: string;
+  version: string;
+}
+
+/** Not part of an extension: `alias.oid` is the object, `catalog` its system catalog. */
+const notInExtension = (alias: string, catalog: string): string =>
+  `NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.${catalog}'::pg_catalog.regclass AND ext.objid = ${alias}.oid)`;
+
+const C = 'COLLATE "C"';
+
+const COMMON = `
+ns AS (SELECT oid, nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY (%SCHEMAS%)),
+ext AS (SELECT classid, objid FROM pg_catalog.pg_depend WHERE deptype = 'e'),
+rel AS (
+  SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
+         c.relforcerowsecurity, c.relispartition, c.relpartbound
+  FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ${notInExtension('c', 'pg_class')}
+)`;
+
+const TABLES = `
+SELECT r.schema, r.relation AS name, r.relkind = 'p' AS partitioned,
+  CASE WHEN r.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(r.oid) END AS "partitionKey",
+  CASE WHEN r.relispartition THEN (
+    SELECT pn.nspname || '.' || pc.relname
+    FROM pg_catalog.pg_inherits i
+    JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
+    JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+    WHERE i.inhrelid = r.oid) END AS "partitionOf",
+  CASE WHEN r.relispartition THEN pg_catalog.pg_get_expr(r.relpartbound, r.oid) END AS "partitionBound",
+  r.relrowsecurity AS rls, r.relforcerowsecurity AS "rlsForced"
+FROM rel r WHERE r.relkind IN ('r', 'p')`;
+
+const COLUMNS = `
+SELECT r.schema, r.relation, a.attname AS name,
+  pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
+  CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END AS default,
+  CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
+  CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END AS generated
+FROM rel r
+JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE r.relkind IN ('r', 'p')`;
+
+const INDEXES = `
+SELECT r.schema, r.relation, ic.relname AS name,
+  pg_catalog.pg_get_indexdef(x.indexrelid) AS definition, x.indisvalid AS valid
+FROM rel r
+JOIN pg_catalog.pg_index x ON x.indrelid = r.oid
+JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+WHERE r.relkind IN ('r', 'p', 'm')`;
+
+// contype 'n' (NOT NULL, PG 18) is the column's nullability; 't' is a trigger. A foreign key that
+// references a partitioned table gets one internal copy per partition on the same table: skipped.
+const CONSTRAINTS = `
+SELECT r.schema, r.relation, k.conname AS name,
+  CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key' WHEN 'u' THEN 'unique'
+    WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' END AS type,
+  pg_catalog.pg_get_constraintdef(k.oid) AS definition, k.condeferrable AS deferrable,
+  k.condeferred AS deferred, k.convalidated AS validated
+FROM rel r JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid
+WHERE r.relkind IN ('r', 'p') AND k.contype IN ('p', 'f', 'u', 'c', 'x')
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
+                  WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid)`;
+
+const TRIGGERS = `
+SELECT r.schema, r.relation, t.tgname AS name,
+  pg_catalog.pg_get_triggerdef(t.oid) AS definition, t.tgenabled AS enabled
+FROM rel r JOIN pg_catalog.pg_trigger t ON t.tgrelid = r.oid
+WHERE NOT t.tgisinternal AND r.relkind IN ('r', 'p', 'v', 'm')`;
+
+const POLICIES = `
+SELECT r.schema, r.relation, p.polname AS name,
+  CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
+    WHEN 'd' THEN 'delete' ELSE 'all' END AS command,
+  p.polpermissive AS permissive,
+  ARRAY(SELECT CASE WHEN o = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(o)::text END
+        FROM pg_catalog.unnest(p.polroles) AS o) AS roles,
+  pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS using,
+  pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS "withCheck"
+FROM rel r JOIN pg_catalog.pg_policy p ON p.polrelid = r.oid`;
+
+const FUNCTIONS = `
+SELECT n.nspname AS schema, p.proname AS name, pg_catalog.oidvectortypes(p.proargtypes) AS args,
+  CASE p.prokind WHEN 'f' THEN 'function' WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'
+    WHEN 'w' THEN 'window' END AS kind,
+  pg_catalog.pg_get_function_result(p.oid) AS returns, l.lanname AS language,
+  CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS definition
+FROM pg_catalog.pg_proc p
+JOIN ns n ON n.oid = p.pronamespace
+JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+WHERE ${notInExtension('p', 'pg_proc')}`;
+
+const VIEWS = `
+SELECT r.schema, r.relation AS name,
+  CASE r.relkind WHEN 'v' THEN 'view' ELSE 'materialized' END AS kind,
+  pg_catalog.pg_get_viewdef(r.oid, true) AS definition
+FROM rel r WHERE r.relkind IN ('v', 'm')`;
+
+// Sequences behind identity columns (pg_depend deptype 'i') belong to the column, not the schema.
+const SEQUENCES = `
+SELECT r.schema, r.relation AS name, pg_catalog.format_type(s.seqtypid, NULL) AS type,
+  s.seqstart::text AS start, s.seqincrement::text AS increment, s.seqmin::text AS min,
+  s.seqmax::text AS max, s.seqcache::text AS cache, s.seqcycle AS cycle
+FROM rel r JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid
+WHERE r.relkind = 'S' AND NOT EXISTS (
+  SELECT 1 FROM pg_catalog.pg_depend d
+  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = r.oid AND d.deptype = 'i')`;
+
+const ENUMS = `
+SELECT n.nspname AS schema, t.typname AS name,
+  ARRAY(SELECT e.enumlabel::text FROM pg_catalog.pg_enum e
+        WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS labels
+FROM pg_catalog.pg_type t JOIN ns n ON n.oid = t.typnamespace
+WHERE t.typtype = 'e' AND ${notInExtension('t', 'pg_type')}`;
+
+const EXTENSIONS = `
+SELECT x.extname AS name, n.nspname AS schema, x.extversion AS version
+FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace`;
+
+const OWNED_ORDER = `q.schema ${C}, q.relation ${C}, q.name ${C}`;
+const NAMED_ORDER = `q.schema ${C}, q.name ${C}`;
+
+const PARTS: readonly (readonly [keyof CatalogRows, string, string])[] = [
+  ['tables', TABLES, NAMED_ORDER],
+  ['columns', COLUMNS, OWNED_ORDER],
+  ['indexes', INDEXES, OWNED_ORDER],
+  ['constraints', CONSTRAINTS, OWNED_ORDER],
+  ['triggers', TRIGGERS, OWNED_ORDER],
+  ['policies', POLICIES, OWNED_ORDER],
+  ['functions', FUNCTIONS, `${NAMED_ORDER}, q.args ${C}`],
+  ['views', VIEWS, NAMED_ORDER],
+  ['sequences', SEQUENCES, NAMED_ORDER],
+  ['enums', ENUMS, NAMED_ORDER],
+  ['extensions', EXTENSIONS, `q.name ${C}`],
+];
+
+/** The single catalog statement; `schemasArrayLiteral` is an escaped `ARRAY[...]::text[]`. */
+export function catalogQuery(schemasArrayLiteral: string): string {
+  const parts = PARTS.map(
+    ([key, sql, order]) =>
+      `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q ORDER BY ${order}), '[]') FROM (${sql}) q)`,
+  );
+  const common = COMMON.replace('%SCHEMAS%', schemasArrayLiteral);
+  return `WITH ${common}\nSELECT pg_catalog.json_build_object(\n${parts.join(',\n')}\n) AS catalog`;
+}

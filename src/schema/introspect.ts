@@ -1,0 +1,173 @@
+import pg from 'pg';
+import { catalogQuery, type CatalogRows, type TriggerRow } from './introspect-queries.js';
+import {
+  byCodePoint,
+  EXPECTED_SCHEMA_VERSION,
+  type ExpectedSchema,
+  type IndexState,
+  type SchemaSnapshot,
+  type SequenceExpectation,
+  type SequenceState,
+  type TableState,
+  type TriggerEnabled,
+  type TriggerState,
+  type ViewState,
+} from './types.js';
+
+/**
+ * Reads the tables, columns, indexes, constraints, triggers, policies, functions, views,
+ * sequences, enums and extensions of `schemas` from pg_catalog in one round trip, whatever the
+ * schema's size. Objects that belong to an extension are left out; the result holds no OIDs and
+ * is sorted by name. Names are printed with `search_path` set to `schemas` for the duration of
+ * the call (restored after), so the output does not depend on the session's settings.
+ */
+export async function introspectSchema(
+  client: pg.ClientBase,
+  schemas: readonly string[],
+): Promise<SchemaSnapshot> {
+  const rows = await readCatalog(client, schemas);
+  return assembleSnapshot(schemas, rows);
+}
+
+async function readCatalog(
+  client: pg.ClientBase,
+  schemas: readonly string[],
+): Promise<CatalogRows> {
+  const literal = `ARRAY[${schemas.map((s) => client.escapeLiteral(s)).join(', ')}]::text[]`;
+  const searchPath = client.escapeLiteral(
+    schemas.map((s) => client.escapeIdentifier(s)).join(', '),
+  );
+  // One simple-protocol string: an implicit transaction, so an error also undoes the set_config.
+  const text = [
+    `SELECT pg_catalog.set_config('preflight.search_path', pg_catalog.current_setting('search_path'), true)`,
+    `SELECT pg_catalog.set_config('search_path', ${searchPath}, true)`,
+    catalogQuery(literal),
+    `SELECT pg_catalog.set_config('search_path', pg_catalog.current_setting('preflight.search_path'), true)`,
+  ].join(';\n');
+  const results: unknown = await client.query(text);
+  const catalog = Array.isArray(results) ? (results[2] as pg.QueryResult | undefined) : undefined;
+  const row = catalog?.rows[0] as { catalog: CatalogRows } | undefined;
+  if (!row) throw new Error('catalog query returned no result');
+  return row.catalog;
+}
+
+const TRIGGER_ENABLED: Record<TriggerRow['enabled'], TriggerEnabled> = {
+  O: true,
+  D: false,
+  R: 'replica',
+  A: 'always',
+};
+
+/** Builds the keyed snapshot from the flat catalog rows (already sorted by name). */
+function assembleSnapshot(schemas: readonly string[], rows: CatalogRows): SchemaSnapshot {
+  const tables = assembleTables(rows);
+  const views: Record<string, ViewState> = {};
+  for (const { schema, name, kind, definition } of rows.views) {
+    views[`${schema}.${name}`] = { kind, definition, indexes: {}, triggers: {} };
+  }
+  const ownerOf = (schema: string, relation: string): TableState | ViewState | undefined =>
+    tables[`${schema}.${relation}`] ?? views[`${schema}.${relation}`];
+  for (const { schema, relation, name, definition, valid } of rows.indexes) {
+    const index: IndexState = { definition, valid };
+    const owner = ownerOf(schema, relation);
+    if (owner) owner.indexes[name] = index;
+  }
+  for (const { schema, relation, name, definition, enabled } of rows.triggers) {
+    const trigger: TriggerState = { definition, enabled: TRIGGER_ENABLED[enabled] };
+    const owner = ownerOf(schema, relation);
+    if (owner) owner.triggers[name] = trigger;
+  }
+  const snapshot: SchemaSnapshot = {
+    schemas: [...schemas],
+    tables,
+    functions: {},
+    views,
+    sequences: {},
+    enums: {},
+    extensions: {},
+  };
+  for (const { schema, name, args, ...fn } of rows.functions) {
+    snapshot.functions[`${schema}.${name}(${args})`] = fn;
+  }
+  for (const { schema, name, ...sequence } of rows.sequences) {
+    snapshot.sequences[`${schema}.${name}`] = sequence;
+  }
+  for (const { schema, name, labels } of rows.enums)
+    snapshot.enums[`${schema}.${name}`] = { labels };
+  for (const { name, schema, version } of rows.extensions) {
+    snapshot.extensions[name] = { schema, version };
+  }
+  return snapshot;
+}
+
+function assembleTables(rows: CatalogRows): Record<string, TableState> {
+  const tables: Record<string, TableState> = {};
+  for (const t of rows.tables) {
+    tables[`${t.schema}.${t.name}`] = {
+      kind: t.partitioned ? 'partitioned' : 'table',
+      partitionKey: t.partitionKey,
+      partitionOf: t.partitionOf,
+      partitionBound: t.partitionBound,
+      rls: t.rls,
+      rlsForced: t.rlsForced,
+      columns: {},
+      indexes: {},
+      constraints: {},
+      triggers: {},
+      policies: {},
+    };
+  }
+  const tableOf = (row: { schema: string; relation: string }): TableState | undefined =>
+    tables[`${row.schema}.${row.relation}`];
+  for (const { schema, relation, name, ...column } of rows.columns) {
+    const table = tableOf({ schema, relation });
+    if (table) table.columns[name] = column;
+  }
+  for (const { schema, relation, name, ...constraint } of rows.constraints) {
+    const table = tableOf({ schema, relation });
+    if (table) table.constraints[name] = constraint;
+  }
+  for (const { schema, relation, name, roles, ...policy } of rows.policies) {
+    const table = tableOf({ schema, relation });
+    if (table) table.policies[name] = { ...policy, roles: [...roles].sort(byCodePoint) };
+  }
+  return tables;
+}
+
+/** The exhaustive expected-schema file for a snapshot (`preflight snapshot` writes it). */
+export function snapshotToExpected(snapshot: SchemaSnapshot): ExpectedSchema {
+  const copy = structuredClone(snapshot);
+  const sequences: Record<string, SequenceExpectation> = {};
+  for (const [name, sequence] of Object.entries(copy.sequences)) {
+    sequences[name] = readableSequence(sequence);
+  }
+  const extensions: Record<string, { schema: string }> = {};
+  // Versions change with server upgrades; a file that wants to pin one can add it by hand.
+  for (const [name, { schema }] of Object.entries(copy.extensions)) extensions[name] = { schema };
+  return {
+    version: EXPECTED_SCHEMA_VERSION,
+    exhaustive: true,
+    schemas: copy.schemas,
+    tables: copy.tables,
+    functions: copy.functions,
+    views: copy.views,
+    sequences,
+    enums: copy.enums,
+    extensions,
+  };
+}
+
+/** Sequence numbers as JSON numbers where that is exact, as strings where it is not. */
+function readableSequence(sequence: SequenceState): SequenceExpectation {
+  const number = (value: string): number | string =>
+    Number.isSafeInteger(Number(value)) ? Number(value) : value;
+  return {
+    type: sequence.type,
+    start: number(sequence.start),
+    increment: number(sequence.increment),
+    min: number(sequence.min),
+    max: number(sequence.max),
+    cache: number(sequence.cache),
+    cycle: sequence.cycle,
+  };
+}
