@@ -1,8 +1,7 @@
-import type pg from 'pg';
 import { PREFLIGHT_LOCK_KEY } from '../lock/advisory-lock.js';
 import type { HistoryStore } from './history.js';
 import { isUndefinedTable } from './history.js';
-import type { AppliedMigration, MigrationFile } from './types.js';
+import type { AppliedMigration } from './types.js';
 
 const TABLE = 'preflight_migrations';
 
