@@ -6,12 +6,38 @@ import { TEST_PASSWORD } from '../helpers/secrets.mjs';
 import { logLines, repoMigrationNames, runCli, scratchDir, startCli } from '../helpers/cli.js';
 
 const ORIGIN_TABLES = [
-  'activity_logs', 'admins', 'onboarding_applications', 'customer_users', 'customers', 'users', 'plans',
-  'subscriptions', 'invoices', 'payments', 'developer_projects', 'project_budgets', 'budget_line_items',
-  'project_expenses', 'project_invoices', 'purchase_orders', 'vendors', 'project_milestones',
-  'project_forecasts', 'storage_usage', 'storage_transactions', 'invoice_attachments', 'team_roles',
-  'team_members', 'invoice_approval_workflows', 'invoice_approvals', 'approval_history', 'notifications',
-  'notification_preferences', 'email_queue', 'notification_templates', 'notification_logs',
+  'activity_logs',
+  'admins',
+  'onboarding_applications',
+  'customer_users',
+  'customers',
+  'users',
+  'plans',
+  'subscriptions',
+  'invoices',
+  'payments',
+  'developer_projects',
+  'project_budgets',
+  'budget_line_items',
+  'project_expenses',
+  'project_invoices',
+  'purchase_orders',
+  'vendors',
+  'project_milestones',
+  'project_forecasts',
+  'storage_usage',
+  'storage_transactions',
+  'invoice_attachments',
+  'team_roles',
+  'team_members',
+  'invoice_approval_workflows',
+  'invoice_approvals',
+  'approval_history',
+  'notifications',
+  'notification_preferences',
+  'email_queue',
+  'notification_templates',
+  'notification_logs',
 ];
 
 let db: TestDatabase;
@@ -25,7 +51,9 @@ afterEach(async () => {
 const migrateOnly = (dir: string): string[] => ['--migrations', path.join(dir, 'migrations')];
 
 async function tableNames(): Promise<string[]> {
-  const rows = await db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+  const rows = await db.query<{ tablename: string }>(
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+  );
   return rows.map((r) => r.tablename);
 }
 
@@ -36,7 +64,9 @@ describe('preflight run on the origin story database', () => {
     const tables = await tableNames();
     for (const table of ORIGIN_TABLES) expect(tables).toContain(table);
     expect(ORIGIN_TABLES).toHaveLength(32);
-    const triggers = await db.query<{ tgname: string }>('SELECT DISTINCT tgname FROM pg_trigger WHERE NOT tgisinternal');
+    const triggers = await db.query<{ tgname: string }>(
+      'SELECT DISTINCT tgname FROM pg_trigger WHERE NOT tgisinternal',
+    );
     expect(triggers.map((t) => t.tgname).sort()).toEqual(
       expect.arrayContaining([
         'create_default_notification_preferences',
@@ -45,7 +75,9 @@ describe('preflight run on the origin story database', () => {
         'update_updated_at',
       ]),
     );
-    const history = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM preflight_migrations WHERE finished_at IS NOT NULL');
+    const history = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM preflight_migrations WHERE finished_at IS NOT NULL',
+    );
     expect(history[0]?.n).toBe(repoMigrationNames().length);
 
     const second = await runCli(['migrate'], { env: { DATABASE_URL: db.url } });
@@ -64,7 +96,9 @@ describe('preflight run on the origin story database', () => {
     const [user] = await db.query<{ id: string }>(
       "INSERT INTO users (email, password_hash) VALUES ('ann@acme.test', 'x') RETURNING id",
     );
-    const prefs = await db.query('SELECT 1 FROM notification_preferences WHERE user_id = $1', [user?.id]);
+    const prefs = await db.query('SELECT 1 FROM notification_preferences WHERE user_id = $1', [
+      user?.id,
+    ]);
     expect(prefs.length).toBeGreaterThan(0);
     const [invoice] = await db.query<{ id: string }>(
       "INSERT INTO invoices (customer_id, invoice_number) VALUES ($1, 'INV-1') RETURNING id",
@@ -75,13 +109,25 @@ describe('preflight run on the origin story database', () => {
       [customer?.id, invoice?.id],
     );
     const used = async (): Promise<number> =>
-      Number((await db.query<{ u: string }>('SELECT storage_used AS u FROM customers WHERE id = $1', [customer?.id]))[0]?.u);
+      Number(
+        (
+          await db.query<{ u: string }>('SELECT storage_used AS u FROM customers WHERE id = $1', [
+            customer?.id,
+          ])
+        )[0]?.u,
+      );
     expect(await used()).toBe(4096);
     await db.query('DELETE FROM invoice_attachments WHERE id = $1', [attachment?.id]);
     expect(await used()).toBe(0);
-    const [before] = await db.query<{ t: Date }>('SELECT updated_at AS t FROM customers WHERE id = $1', [customer?.id]);
+    const [before] = await db.query<{ t: Date }>(
+      'SELECT updated_at AS t FROM customers WHERE id = $1',
+      [customer?.id],
+    );
     await db.query("UPDATE customers SET city = 'Oslo' WHERE id = $1", [customer?.id]);
-    const [after] = await db.query<{ t: Date }>('SELECT updated_at AS t FROM customers WHERE id = $1', [customer?.id]);
+    const [after] = await db.query<{ t: Date }>(
+      'SELECT updated_at AS t FROM customers WHERE id = $1',
+      [customer?.id],
+    );
     expect(after?.t.getTime()).toBeGreaterThan(before?.t.getTime() ?? Infinity);
   });
 });
@@ -101,26 +147,41 @@ describe('preflight status', () => {
 describe('history conflicts', () => {
   it('stops with exit 6 naming an edited migration, and changes nothing', async () => {
     const dir = scratchDir({ migrations: true });
-    expect((await runCli(['migrate', ...migrateOnly(dir)], { env: { DATABASE_URL: db.url } })).exitCode).toBe(0);
+    expect(
+      (await runCli(['migrate', ...migrateOnly(dir)], { env: { DATABASE_URL: db.url } })).exitCode,
+    ).toBe(0);
     const edited = path.join(dir, 'migrations', '0003_plans_and_subscriptions.sql');
     appendFileSync(edited, '\nALTER TABLE plans ADD COLUMN sneaky int;\n');
-    writeFileSync(path.join(dir, 'migrations', '0099_new_table.sql'), 'CREATE TABLE brand_new (id int);\n');
-    const before = await db.query('SELECT version, checksum FROM preflight_migrations ORDER BY version');
+    writeFileSync(
+      path.join(dir, 'migrations', '0099_new_table.sql'),
+      'CREATE TABLE brand_new (id int);\n',
+    );
+    const before = await db.query(
+      'SELECT version, checksum FROM preflight_migrations ORDER BY version',
+    );
 
-    const result = await runCli(['migrate', ...migrateOnly(dir)], { env: { DATABASE_URL: db.url } });
+    const result = await runCli(['migrate', ...migrateOnly(dir)], {
+      env: { DATABASE_URL: db.url },
+    });
     expect(result.exitCode).toBe(6);
     expect(result.all).toContain('0003_plans_and_subscriptions.sql');
     expect(result.all).toMatch(/edited after it was applied/);
     expect(await tableNames()).not.toContain('brand_new');
-    expect(await db.query('SELECT version, checksum FROM preflight_migrations ORDER BY version')).toEqual(before);
+    expect(
+      await db.query('SELECT version, checksum FROM preflight_migrations ORDER BY version'),
+    ).toEqual(before);
   });
 
   it('does not count a change of line endings as an edit', async () => {
     const dir = scratchDir({ migrations: true });
-    expect((await runCli(['migrate', ...migrateOnly(dir)], { env: { DATABASE_URL: db.url } })).exitCode).toBe(0);
+    expect(
+      (await runCli(['migrate', ...migrateOnly(dir)], { env: { DATABASE_URL: db.url } })).exitCode,
+    ).toBe(0);
     const file = path.join(dir, 'migrations', '0001_initial_schema.sql');
     writeFileSync(file, readFileSync(file, 'utf8').replace(/\n/g, '\r\n'));
-    expect((await runCli(['status', ...migrateOnly(dir)], { env: { DATABASE_URL: db.url } })).exitCode).toBe(0);
+    expect(
+      (await runCli(['status', ...migrateOnly(dir)], { env: { DATABASE_URL: db.url } })).exitCode,
+    ).toBe(0);
   });
 });
 
@@ -129,7 +190,9 @@ describe('connecting', () => {
     const url = new URL(process.env.TEST_PASSWORD_DATABASE_URL ?? '');
     const wrong = 'Wr0ng-Secret-Value-42';
     url.password = wrong;
-    const result = await runCli(['run', '--wait', '30s'], { env: { DATABASE_URL: url.toString() } });
+    const result = await runCli(['run', '--wait', '30s'], {
+      env: { DATABASE_URL: url.toString() },
+    });
     expect(result.exitCode).toBe(3);
     expect(result.durationMs).toBeLessThan(10_000);
     expect(result.all).toMatch(/wrong password|password authentication failed/);
@@ -138,7 +201,9 @@ describe('connecting', () => {
   });
 
   it('exits 3 after the wait when nothing listens on the port', async () => {
-    const result = await runCli(['run', '--wait', '3s'], { env: { DATABASE_URL: 'postgres://app:Secr3tValue@127.0.0.1:9/app' } });
+    const result = await runCli(['run', '--wait', '3s'], {
+      env: { DATABASE_URL: 'postgres://app:Secr3tValue@127.0.0.1:9/app' },
+    });
     expect(result.exitCode).toBe(3);
     expect(result.durationMs).toBeGreaterThanOrEqual(2500);
     expect(result.all).toMatch(/connection refused/);
@@ -153,8 +218,12 @@ describe('the advisory lock', () => {
     const holder = new pg.Client({ connectionString: db.url, application_name: 'stuck-deploy' });
     await holder.connect();
     try {
-      const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_advisory_lock(1886545254)');
-      const result = await runCli(['run', '--lock-timeout', '2s'], { env: { DATABASE_URL: db.url } });
+      const { rows } = await holder.query<{ pid: number }>(
+        'SELECT pg_backend_pid() AS pid, pg_advisory_lock(1886545254)',
+      );
+      const result = await runCli(['run', '--lock-timeout', '2s'], {
+        env: { DATABASE_URL: db.url },
+      });
       expect(result.exitCode).toBe(4);
       expect(result.all).toContain(`pid ${rows[0]?.pid}`);
       expect(result.all).toContain('stuck-deploy');
@@ -177,27 +246,38 @@ describe('a failing migration', () => {
     };
     const { mkdirSync } = await import('node:fs');
     mkdirSync(path.join(dir, 'migrations'));
-    for (const [name, sql] of Object.entries(files)) writeFileSync(path.join(dir, 'migrations', name), sql);
+    for (const [name, sql] of Object.entries(files))
+      writeFileSync(path.join(dir, 'migrations', name), sql);
 
-    const result = await runCli(['migrate', ...migrateOnly(dir)], { env: { DATABASE_URL: db.url } });
+    const result = await runCli(['migrate', ...migrateOnly(dir)], {
+      env: { DATABASE_URL: db.url },
+    });
     expect(result.exitCode).toBe(5);
     expect(result.all).toContain('3_three.sql:3:8');
     expect(result.all).toContain('42601');
     expect(result.all).toContain('CREATE TABEL oops');
     expect((await tableNames()).sort()).toEqual(['one', 'preflight_migrations', 'two']);
-    const history = await db.query<{ name: string }>('SELECT name FROM preflight_migrations ORDER BY version');
+    const history = await db.query<{ name: string }>(
+      'SELECT name FROM preflight_migrations ORDER BY version',
+    );
     expect(history.map((h) => h.name)).toEqual(['1_one.sql', '2_two.sql']);
   });
 });
 
 describe('replicas', () => {
   it('8 processes at once on an empty database: all exit 0, every migration applied once', async () => {
-    const runs = await Promise.all(Array.from({ length: 8 }, () => startCli(['migrate'], { env: { DATABASE_URL: db.url } })));
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, () => startCli(['migrate'], { env: { DATABASE_URL: db.url } })),
+    );
     expect(runs.map((r) => r.exitCode)).toEqual(Array(8).fill(0));
-    const applied = runs.flatMap((r) => logLines(String(r.stdout)).filter((l) => l.event === 'migration.applied'));
+    const applied = runs.flatMap((r) =>
+      logLines(String(r.stdout)).filter((l) => l.event === 'migration.applied'),
+    );
     expect(applied).toHaveLength(repoMigrationNames().length);
     expect(new Set(applied.map((l) => l.migration)).size).toBe(repoMigrationNames().length);
-    const history = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM preflight_migrations');
+    const history = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM preflight_migrations',
+    );
     expect(history[0]?.n).toBe(repoMigrationNames().length);
   });
 });

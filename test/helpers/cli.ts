@@ -24,11 +24,19 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
     if (value === undefined || /^(PG|PREFLIGHT_|DATABASE_|LOG_)/.test(key)) continue;
     env[key] = value;
   }
-  return { ...env, LOG_FORMAT: 'json', PREFLIGHT_TERMINATION_LOG: '/nonexistent/termination-log', ...extra };
+  return {
+    ...env,
+    LOG_FORMAT: 'json',
+    PREFLIGHT_TERMINATION_LOG: '/nonexistent/termination-log',
+    ...extra,
+  };
 }
 
 /** Starts the built CLI without waiting (for signal and concurrency tests). */
-export function startCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): ResultPromise {
+export function startCli(
+  args: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): ResultPromise {
   return execa(process.execPath, [BUNDLE, ...args], {
     env: cleanEnv(options.env),
     extendEnv: false,
@@ -57,7 +65,8 @@ export async function runCli(
 /** A scratch directory with a copy of the repo's migrations (or an empty one). */
 export function scratchDir(options: { migrations?: boolean; seeds?: boolean } = {}): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'preflight-test-'));
-  if (options.migrations) cpSync(REPO_MIGRATIONS, path.join(dir, 'migrations'), { recursive: true });
+  if (options.migrations)
+    cpSync(REPO_MIGRATIONS, path.join(dir, 'migrations'), { recursive: true });
   if (options.seeds) cpSync(REPO_SEEDS, path.join(dir, 'seeds'), { recursive: true });
   return dir;
 }
