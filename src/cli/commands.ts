@@ -5,6 +5,9 @@ import { migrateCommand } from '../commands/migrate.js';
 import { newCommand } from '../commands/new.js';
 import { runCommand } from '../commands/run.js';
 import { statusCommand } from '../commands/status.js';
+import { seedCommand } from '../commands/seed.js';
+import { verifyCommand } from '../commands/verify.js';
+import { snapshotCommand } from '../commands/snapshot.js';
 
 type Handler = (ctx: CommandContext) => Promise<number>;
 
@@ -20,9 +23,9 @@ export const COMMAND_HANDLERS: Record<CommandName, Handler> = {
   migrate: migrateCommand,
   status: statusCommand,
   new: newCommand,
-  seed: notYet('seed'),
-  verify: notYet('verify'),
-  snapshot: notYet('snapshot'),
+  seed: seedCommand,
+  verify: verifyCommand,
+  snapshot: snapshotCommand,
   resolve: notYet('resolve'),
   baseline: notYet('baseline'),
   help: async () => 0,

@@ -1,24 +1,43 @@
-import { ExitCode } from '../errors.js';
+import { DriftError, ExitCode } from '../errors.js';
 import type { CommandContext } from '../pipeline/context.js';
 import { assertNoConflicts, loadMigrations, planFromDatabase } from '../pipeline/migrate-step.js';
+import { loadSeeds, seedRowsCheck } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
+import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
 
-/** `preflight status`: a read-only plan. Exit 6 on conflicts, 9 when migrations are pending, else 0. */
+/**
+ * `preflight status`: the read-only plan and the drift report. Exit 6 on history conflicts, 9
+ * when migrations are pending (the drift they would fix is shown, not counted), 8 on drift, else 0.
+ */
 export async function statusCommand(ctx: CommandContext): Promise<number> {
   const set = loadMigrations(ctx);
-  const plan = await withSession(ctx, (session) => planFromDatabase(ctx, session, set));
-  assertNoConflicts(plan);
-  for (const file of plan.pending) {
-    ctx.logger.info({ event: 'status.pending', migration: file.name }, `pending: ${file.name}`);
-  }
-  ctx.logger.info(
-    {
-      event: 'status.result',
-      applied: plan.applied.length,
-      pending: plan.pending.length,
-      total: set.files.length,
-    },
-    plan.pending.length ? `${plan.pending.length} pending migration(s)` : 'all migrations applied',
-  );
-  return plan.pending.length > 0 ? ExitCode.pending : ExitCode.ok;
+  const seeds = loadSeeds(ctx);
+  const expected = await loadExpected(ctx);
+  return withSession(ctx, async (session) => {
+    const plan = await planFromDatabase(ctx, session, set);
+    assertNoConflicts(plan);
+    for (const file of plan.pending) {
+      ctx.logger.info({ event: 'status.pending', migration: file.name }, `pending: ${file.name}`);
+    }
+    ctx.logger.info(
+      {
+        event: 'status.result',
+        applied: plan.applied.length,
+        pending: plan.pending.length,
+        total: set.files.length,
+      },
+      plan.pending.length
+        ? `${plan.pending.length} pending migration(s)`
+        : 'all migrations applied',
+    );
+    let drift = false;
+    try {
+      await verifyDatabase(ctx, session.client, expected, seedRowsCheck(seeds));
+    } catch (error) {
+      if (!(error instanceof DriftError)) throw error;
+      drift = true;
+    }
+    if (plan.pending.length > 0) return ExitCode.pending;
+    return drift ? ExitCode.drift : ExitCode.ok;
+  });
 }

@@ -141,7 +141,10 @@ export function formatHumanReport(report: RunReport): string {
   if (details.length) out.push('', 'DETAILS:', ...details);
   out.push('');
   const took = report.durationMs === undefined ? '' : ` in ${formatDuration(report.durationMs)}`;
-  if (exit === 0) out.push(`${OK} DATABASE IS IN SYNC${took}`);
+  if (exit === 0)
+    out.push(
+      `${OK} ${report.command === 'snapshot' ? 'SNAPSHOT DONE' : 'DATABASE IS IN SYNC'}${took}`,
+    );
   else if (exit === 9) out.push(`${WARN} MIGRATIONS PENDING (exit 9)${took}`);
   else out.push(`${BAD} ${headline(exit)} (exit ${exit})${took}`);
   const fixes = recommendedFixes(report);
