@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { DriftError } from '../errors.js';
-import type { Finding } from '../report/findings.js';
+import type { Category, Finding } from '../report/findings.js';
 import { runAssertions } from '../schema/assertions.js';
 import { compareSchema } from '../schema/compare.js';
 import { loadExpectedSchema, readExpectedSchemaIfExists } from '../schema/expected-file.js';
@@ -44,25 +44,27 @@ function size(collection: object | undefined): number {
   return collection === undefined ? 0 : Object.keys(collection).length;
 }
 
-/** How many objects a file lists: the "checked" count of the report. */
-export function countExpected(expected: ExpectedSchema): number {
-  let count = 0;
+/** How many objects a file lists, per report category. */
+export function countExpected(expected: ExpectedSchema): Partial<Record<Category, number>> {
+  const counts: Partial<Record<Category, number>> = {};
+  const add = (category: Category, n: number): void => {
+    if (n > 0) counts[category] = (counts[category] ?? 0) + n;
+  };
   for (const [, table] of namedEntries(expected.tables)) {
-    count +=
-      1 +
-      size(table.columns) +
-      size(table.indexes) +
-      size(table.constraints) +
-      size(table.triggers) +
-      size(table.policies);
+    add('tables', 1);
+    add('columns', size(table.columns));
+    add('indexes', size(table.indexes));
+    add('constraints', size(table.constraints));
+    add('triggers', size(table.triggers));
+    add('policies', size(table.policies));
   }
-  count +=
-    size(expected.functions) +
-    size(expected.views) +
-    size(expected.sequences) +
-    size(expected.enums) +
-    size(expected.extensions);
-  return count + (expected.assertions?.length ?? 0);
+  add('functions', size(expected.functions));
+  add('views', size(expected.views));
+  add('sequences', size(expected.sequences));
+  add('enums', size(expected.enums));
+  add('extensions', size(expected.extensions));
+  add('assertions', expected.assertions?.length ?? 0);
+  return counts;
 }
 
 /** Extra checks that come from elsewhere (declarative seed rows), run on the same client. */
@@ -83,19 +85,20 @@ export async function verifyDatabase(
   const started = Date.now();
   ctx.report.phase = 'verify';
   const findings: Finding[] = [];
-  let checked = 0;
+  const checkedBy: Partial<Record<Category, number>> = {};
   if (expected) {
     const snapshot = withoutHistoryTables(await introspectSchema(client, schemasOf(expected)));
     findings.push(...compareSchema(expected, snapshot, { strict: ctx.config.strict }));
     findings.push(...(await runAssertions(client, expected.assertions ?? [])));
-    checked += countExpected(expected);
+    Object.assign(checkedBy, countExpected(expected));
   }
   if (extra) {
     const result = await extra(client);
     findings.push(...result.findings);
-    checked += result.checked;
+    checkedBy['system data'] = result.checked;
   }
-  ctx.report.verification = { findings, checked };
+  const checked = Object.values(checkedBy).reduce((a, b) => a + b, 0);
+  ctx.report.verification = { findings, checked, checkedBy };
   const errors = findings.filter((f) => f.severity === 'error');
   const warnings = findings.length - errors.length;
   ctx.logger.info(

@@ -64,6 +64,7 @@ function verificationLines(report: RunReport): string[] {
     const found = v.findings.filter((f) => f.category === category);
     const errors = found.filter((f) => f.severity === 'error').length;
     const warnings = found.length - errors;
+    const checked = v.checkedBy?.[category] ?? 0;
     if (errors)
       lines.push(
         line(
@@ -73,6 +74,7 @@ function verificationLines(report: RunReport): string[] {
         ),
       );
     else if (warnings) lines.push(line(WARN, TITLES[category], `OK, ${warnings} extra`));
+    else if (checked) lines.push(line(OK, TITLES[category], `OK (${checked})`));
   }
   if (lines.length === 0) lines.push(line(OK, 'Schema', `OK (${v.checked} objects checked)`));
   return lines;

@@ -1,5 +1,5 @@
 import type { Conflict, Layout } from '../migrations/types.js';
-import type { Finding } from './findings.js';
+import type { Category, Finding } from './findings.js';
 
 /** What one seed file did. */
 export interface SeedFileResult {
@@ -24,7 +24,13 @@ export interface RunReport {
     conflicts: Conflict[];
   };
   seeds?: { skipped?: string; files: SeedFileResult[] };
-  verification?: { skipped?: string; findings: Finding[]; checked: number };
+  verification?: {
+    skipped?: string;
+    findings: Finding[];
+    checked: number;
+    /** Objects checked per category (tables, columns, ..., system data rows, assertions). */
+    checkedBy?: Partial<Record<Category, number>>;
+  };
   /** The step running now: decides the exit code when the deadline passes. */
   phase?: 'connect' | 'lock' | 'migrate' | 'seed' | 'verify';
   warnings: string[];
