@@ -14,9 +14,9 @@ const OPTIONAL = ['$schema', 'description'];
 const TABLE_NAME = /^[^.]+(?:\.[^.]+)?$/;
 
 /** A short, quoted rendering of a bad value for a message. */
-export function show(value: unknown): string {
+export function show(value: unknown, max = 40): string {
   const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
