@@ -52,7 +52,9 @@ export function canonicalType(type: string): string {
 
 /** True when a wanted property value matches what the database has. */
 export function sameValue(property: string, want: unknown, have: unknown): boolean {
-  if (want === null || have === null) return want === have;
+  // The common case of a no-op run (a snapshot of the same server): equal without normalising.
+  if (want === have) return true;
+  if (want === null || have === null) return false;
   if (Array.isArray(want) && Array.isArray(have)) {
     if (want.length !== have.length) return false;
     // Policy roles are a set; enum labels are ordered.

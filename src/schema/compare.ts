@@ -1,7 +1,7 @@
 import { CATEGORIES, type Category, type Finding, type FindingKind } from '../report/findings.js';
 import { describeDifference, quoteIdentifier, sameValue } from './compare-values.js';
 import {
-  namedEntries,
+  namedRecord,
   type ColumnExpectation,
   type ColumnState,
   type ConstraintExpectation,
@@ -168,21 +168,23 @@ function compareCollection<E extends object, A extends object>(
 ): void {
   // A collection the file leaves out is not checked, not even for extras.
   if (expected === undefined) return;
-  const listed = new Set<string>();
-  for (const [name, want] of namedEntries<E>(expected)) {
-    listed.add(name);
-    const object = `${prefix}${name}`;
+  const wanted = namedRecord<E>(expected);
+  for (const name of Object.keys(wanted)) {
+    const want = wanted[name] as Partial<E>;
     const have = Object.hasOwn(actual, name) ? actual[name] : undefined;
     if (have === undefined) {
+      const object = `${prefix}${name}`;
       add(scope, 'missing', spec.category, object, `${spec.noun} ${object} is missing`);
       continue;
     }
-    if (spec.reportedElsewhere?.(have) !== true) compareProps(scope, spec, object, want, have);
-    spec.children?.(scope, object, want, have);
+    if (spec.reportedElsewhere?.(have) !== true)
+      compareProps(scope, spec, prefix, name, want, have);
+    spec.children?.(scope, `${prefix}${name}`, want, have);
   }
   if (!scope.exhaustive) return;
-  for (const [name, have] of Object.entries(actual)) {
-    if (listed.has(name) || spec.reportedElsewhere?.(have) === true) continue;
+  for (const name of Object.keys(actual)) {
+    if (Object.hasOwn(wanted, name) || spec.reportedElsewhere?.(actual[name] as A) === true)
+      continue;
     const object = `${prefix}${name}`;
     const message = `${spec.noun} ${object} exists but is not in the expected schema`;
     add(scope, 'extra', spec.category, object, message);
@@ -192,7 +194,8 @@ function compareCollection<E extends object, A extends object>(
 function compareProps<E extends object, A extends object>(
   scope: Scope,
   spec: KindSpec<E, A>,
-  object: string,
+  prefix: string,
+  name: string,
   want: Partial<E>,
   have: A,
 ): void {
@@ -201,6 +204,7 @@ function compareProps<E extends object, A extends object>(
     if (wanted === undefined) continue;
     const found: unknown = have[property];
     if (sameValue(property, wanted, found)) continue;
+    const object = `${prefix}${name}`;
     const category = spec.propCategory?.[property] ?? spec.category;
     const message = `${spec.noun} ${object}: ${describeDifference(property, found, wanted)}`;
     add(scope, 'different', category, object, message, { property, have: found, want: wanted });

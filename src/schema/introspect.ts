@@ -136,7 +136,8 @@ function assembleTables(rows: CatalogRows): Record<string, TableState> {
 
 /** The exhaustive expected-schema file for a snapshot (`preflight snapshot` writes it). */
 export function snapshotToExpected(snapshot: SchemaSnapshot): ExpectedSchema {
-  const copy = structuredClone(snapshot);
+  // A JSON round trip: a deep copy that V8 makes much faster than structuredClone.
+  const copy = JSON.parse(JSON.stringify(snapshot)) as SchemaSnapshot;
   const sequences: Record<string, SequenceExpectation> = {};
   for (const [name, sequence] of Object.entries(copy.sequences)) {
     sequences[name] = readableSequence(sequence);

@@ -220,9 +220,18 @@ export function schemasOf(expected: ExpectedSchema): readonly string[] {
 export function namedEntries<T extends object>(
   collection: Named<T> | undefined,
 ): [string, Partial<T>][] {
-  if (collection === undefined) return [];
-  if (isNameList(collection)) return collection.map((name) => [name, {}]);
-  return Object.entries(collection);
+  return Object.entries(namedRecord(collection));
+}
+
+/** A named collection as an object keyed by name; an array of names maps each name to `{}`. */
+export function namedRecord<T extends object>(
+  collection: Named<T> | undefined,
+): Readonly<Record<string, Partial<T>>> {
+  if (collection === undefined) return {};
+  if (!isNameList(collection)) return collection;
+  const record: Record<string, Partial<T>> = {};
+  for (const name of collection) record[name] = {};
+  return record;
 }
 
 function isNameList<T>(collection: Named<T>): collection is readonly string[] {

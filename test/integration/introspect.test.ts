@@ -272,8 +272,9 @@ describe('introspectSchema', () => {
       CREATE UNIQUE INDEX user_counts_status ON user_counts (status);`;
     const { views } = await withDatabase(sql, (db) => snapshotOf(db));
     expect(views['public.active_users']).toMatchObject({ kind: 'view', indexes: {} });
+    // PG 16+ no longer qualifies the column with its table.
     expect(views['public.active_users']?.definition).toMatch(
-      /WHERE users\.status = 'active'::text/,
+      /WHERE (users\.)?status = 'active'::text/,
     );
     expect(views['public.user_counts']).toMatchObject({
       kind: 'materialized',
