@@ -1,0 +1,132 @@
+import pg from 'pg';
+import { runAssertions } from '../../src/schema/assertions.js';
+import type { Assertion } from '../../src/schema/types.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+const SETUP = `
+CREATE TABLE team_roles (name text PRIMARY KEY, is_system_role boolean NOT NULL);
+INSERT INTO team_roles VALUES
+  ('Owner', true), ('Admin', true), ('Member', true), ('Viewer', true), ('Accountant', true),
+  ('Custom', false);
+`;
+
+let db: TestDatabase;
+let client: pg.Client;
+
+beforeAll(async () => {
+  db = await createTestDatabase('pf_assert');
+  await db.query(SETUP);
+  client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+});
+
+afterAll(async () => {
+  await client.end();
+  await db.drop();
+});
+
+const assertion = (name: string, sql: string): Assertion => ({ name, sql });
+
+describe('runAssertions', () => {
+  it('returns no finding when every assertion is true', async () => {
+    const findings = await runAssertions(client, [
+      assertion('five system roles', 'select count(*) = 5 from team_roles where is_system_role'),
+      assertion('an owner exists', "select exists (select 1 from team_roles where name = 'Owner')"),
+    ]);
+    expect(findings).toEqual([]);
+  });
+
+  it('reports a false assertion as an error finding', async () => {
+    const findings = await runAssertions(client, [
+      assertion('six system roles', 'select count(*) = 6 from team_roles where is_system_role'),
+    ]);
+    expect(findings).toEqual([
+      {
+        kind: 'assertion-failed',
+        category: 'assertions',
+        object: 'six system roles',
+        severity: 'error',
+        have: false,
+        want: true,
+        message: 'assertion "six system roles" is false',
+      },
+    ]);
+  });
+
+  it.each([
+    ['NULL', 'select null::boolean', 'returned NULL, expected true or false'],
+    ['a number', 'select count(*) from team_roles', 'returned "6", not a boolean'],
+    ['no row', 'select true from team_roles where false', 'returned 0 rows, expected exactly one'],
+    ['many rows', 'select true from team_roles', 'returned 6 rows, expected exactly one'],
+    ['two columns', 'select true, false', 'returned 2 columns, expected one boolean column'],
+    [
+      'a query error',
+      'select count(*) = 5 from no_such_table',
+      'could not run: relation "no_such_table" does not exist (SQLSTATE 42P01)',
+    ],
+    [
+      'two statements',
+      'select true; select true',
+      'could not run: cannot insert multiple commands into a prepared statement',
+    ],
+  ])('reports %s as a finding, not a crash', async (_what, sql, message) => {
+    const [finding, ...rest] = await runAssertions(client, [assertion('check', sql)]);
+    expect(rest).toEqual([]);
+    expect(finding).toMatchObject({
+      kind: 'assertion-failed',
+      category: 'assertions',
+      severity: 'error',
+    });
+    expect(finding?.message).toContain(`assertion "check" ${message}`);
+  });
+
+  it('keeps running the next assertions after one fails', async () => {
+    const findings = await runAssertions(client, [
+      assertion('broken', 'select from'),
+      assertion('false', 'select false'),
+      assertion('true', 'select true'),
+    ]);
+    expect(findings.map((f) => f.object)).toEqual(['broken', 'false']);
+  });
+
+  it('can never write: writes fail, and nothing an assertion does survives it', async () => {
+    const findings = await runAssertions(client, [
+      assertion(
+        'sneaky delete',
+        'with d as (delete from team_roles returning 1) select count(*) = 0 from d',
+      ),
+      assertion('plain update', 'update team_roles set is_system_role = false returning true'),
+      assertion(
+        'sneaky function',
+        "select count(*) >= 0 from (select set_config('search_path', 'nowhere', false)) s",
+      ),
+      assertion('read-write', 'set transaction read write'),
+      assertion('commits', 'commit'),
+      assertion('still read-only', "select current_setting('transaction_read_only') = 'on'"),
+      assertion('still there', 'select count(*) = 6 from team_roles'),
+    ]);
+    expect(findings.map((f) => [f.object, f.message])).toEqual([
+      [
+        'sneaky delete',
+        expect.stringMatching(
+          /could not run: cannot execute \w+ in a read-only transaction \(SQLSTATE 25006\)$/,
+        ),
+      ],
+      [
+        'plain update',
+        'assertion "plain update" could not run: cannot execute UPDATE in a read-only transaction (SQLSTATE 25006)',
+      ],
+      ['read-write', expect.stringMatching(/^assertion "read-write" could not run: /)],
+      ['commits', expect.stringMatching(/^assertion "commits" ended or changed the transaction/)],
+    ]);
+    const { rows } = await client.query<{ n: number; path: string }>(
+      "select count(*)::int as n, current_setting('search_path') as path from team_roles",
+    );
+    expect(rows[0]).toEqual({ n: 6, path: '"$user", public' });
+    expect(client.getTransactionStatus()).toBe('I');
+  });
+
+  it('runs nothing for an empty list', async () => {
+    expect(await runAssertions(client, [])).toEqual([]);
+  });
+});
