@@ -1,213 +1,191 @@
-import type { Session } from '../connection/session.js';
-import { sleep } from '../connection/sleep.js';
 import { formatDuration } from '../config/duration.js';
 import { MigrationError, PreflightError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
+import {
+  applyStatements,
+  historyRowSql,
+  isSingleBlock,
+  rollback,
+  type ApplyContext,
+} from './apply-statements.js';
 import { describeBlockers, findBlockers } from './blockers.js';
-import type { HistoryStore } from './history.js';
-import { splitStatements, transactionMode, isTransactionControl, type Statement } from './lexer.js';
+import { splitStatements, statementsMode, type Statement, type TransactionMode } from './lexer.js';
+import { LOCK_NOT_AVAILABLE, LockRetry, StepFailure, sqlState } from './lock-retry.js';
 import { formatSqlError, isPgError } from './sql-error.js';
 import type { MigrationFile } from './types.js';
 
-export interface ApplyContext {
-  readonly session: Session;
-  readonly store: HistoryStore;
-  readonly logger: Logger;
-  readonly signal?: AbortSignal;
-  readonly ddlLockTimeoutMs: number;
-  readonly ddlRetries: number;
-}
+export type { ApplyContext } from './apply-statements.js';
 
 /** What applying one migration did. */
 export interface AppliedMigrationResult {
   readonly name: string;
-  readonly mode: string;
+  /** How it ran: the lexer's mode, or `statements` when Postgres refused it in one transaction. */
+  readonly mode: TransactionMode;
   readonly durationMs: number;
   readonly attempts: number;
 }
 
-const BOM = '\uFEFF';
-const LOCK_NOT_AVAILABLE = '55P03';
-
-/** The SQL to execute: the file without its byte-order mark (the checksum keeps it). */
-function executableSql(file: MigrationFile): string {
-  return file.sql.startsWith(BOM) ? ` ${file.sql.slice(1)}` : file.sql;
-}
-
-/** Rethrows the signal's reason when the run was interrupted, so the caller sees the signal, not 57014. */
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
-}
-
+const PREFIX = 'BEGIN;\n';
+const QUERY_CANCELED = '57014';
 /**
- * Runs `attempt` and retries it with backoff while it fails on lock_timeout, up to `ddlRetries`
- * times, so a deploy never queues behind a long transaction while blocking production traffic.
+ * Refused inside a transaction block although the lexer saw no reason: a statement it does not
+ * know (25001), a new enum value used in the file that added it (55P04), a procedure that
+ * commits (2D000). `psql -f` runs these, so preflight reruns the file statement by statement.
  */
-async function withLockRetry<T>(ctx: ApplyContext, file: MigrationFile, attempt: () => Promise<T>): Promise<{ value: T; attempts: number }> {
-  for (let tries = 1; ; tries++) {
-    try {
-      return { value: await attempt(), attempts: tries };
-    } catch (error) {
-      throwIfAborted(ctx.signal);
-      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE || tries > ctx.ddlRetries) throw error;
-      const delay = Math.min(1000 * 2 ** (tries - 1), 15_000);
-      ctx.logger.warn(
-        { event: 'migration.lock-retry', migration: file.name, attempt: tries, retryInMs: delay },
-        `${file.name}: a table it alters is locked by another session (lock_timeout ${formatDuration(ctx.ddlLockTimeoutMs)}); rolled back, retrying in ${formatDuration(delay)}`,
-      );
-      await sleep(delay, ctx.signal);
-    }
-  }
-}
+const NEEDS_AUTOCOMMIT = new Set(['25001', '55P04', '2D000']);
+// Undoes what a migration set for its session (search_path, role, temp tables), as psql's
+// separate sessions would; advisory locks survive all of these.
+const RESET = 'RESET ALL; RESET SESSION AUTHORIZATION; RESET ROLE; DISCARD TEMP';
 
-/** Turns a failure into a MigrationError with file, line, column, SQLSTATE and what to do next. */
-async function migrationFailure(ctx: ApplyContext, file: MigrationFile, error: unknown, offset: number, outcome: string): Promise<PreflightError> {
-  if (error instanceof PreflightError) return error;
-  if (!isPgError(error)) {
-    return new MigrationError(`migration ${file.name} failed: ${(error as Error).message}. ${outcome}`, { cause: error, details: { migration: file.name } });
-  }
-  const { text, location } = formatSqlError(file.relativePath, executableSql(file), error, offset, ctx.session.settings.password);
-  let extra = '';
-  if (error.code === LOCK_NOT_AVAILABLE) {
-    const blockers = await findBlockers(ctx.session.client).catch(() => []);
-    extra = `\n  still blocked after ${ctx.ddlRetries} retries by ${describeBlockers(blockers)}`;
-  } else if (error.code === '57014') {
-    extra = '\n  the statement ran longer than --statement-timeout';
-  }
-  return new MigrationError(`migration ${file.name} failed:\n  ${text}${extra}\n${outcome}`, {
-    cause: error,
-    details: { migration: file.name, sqlstate: error.code, line: location?.line, column: location?.column },
-  });
-}
-
-/** Applies one file in one transaction together with its history row: whole or not at all. */
-async function applyInTransaction(ctx: ApplyContext, file: MigrationFile): Promise<number> {
+/** Applies a file in one transaction together with its history row: whole or not at all. */
+async function applyInTransaction(ctx: ApplyContext, file: MigrationFile): Promise<void> {
   const { client } = ctx.session;
-  const prefix = 'BEGIN;\n';
   const started = Date.now();
+  let offset: number | undefined = -PREFIX.length;
   try {
-    await client.query(prefix + executableSql(file));
-    await client.query(`${ctx.store.appliedRowSql(client, file, Date.now() - started)}; COMMIT`);
+    await client.query(PREFIX + file.body);
+    offset = undefined;
+    await client.query(`${historyRowSql(ctx, file, started)}; COMMIT`);
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    (error as { preflightOffset?: number }).preflightOffset = -prefix.length;
-    throw error;
+    await rollback(client);
+    throw new StepFailure(
+      error,
+      offset,
+      'Nothing of it was applied (rolled back). Fix the file and deploy again.',
+    );
   }
-  return Date.now() - started;
 }
 
-/** Runs a file that manages its own transactions (BEGIN/COMMIT) as written, then records it. */
-async function applyExplicit(ctx: ApplyContext, file: MigrationFile): Promise<number> {
-  const { client } = ctx.session;
-  const started = Date.now();
-  try {
-    await client.query(executableSql(file));
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
-  await client.query(ctx.store.appliedRowSql(client, file, Date.now() - started));
-  return Date.now() - started;
-}
-
-/** Invalid indexes named in the statement: what a failed CREATE INDEX CONCURRENTLY leaves behind. */
-async function invalidIndexesFrom(ctx: ApplyContext, sql: string): Promise<string[]> {
-  const result = await ctx.session.client
-    .query<{ name: string; qualified: string }>(
-      `SELECT c.relname AS name, i.indexrelid::regclass::text AS qualified FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid`,
-    )
-    .catch(() => ({ rows: [] as Array<{ name: string; qualified: string }> }));
-  const text = sql.toLowerCase();
-  return result.rows.filter((r) => text.includes(r.name.toLowerCase())).map((r) => r.qualified);
-}
-
-/**
- * Runs a file statement by statement outside a transaction (it holds statements Postgres refuses
- * in one). The row is written first; a failure half-way leaves it failed for a human to resolve.
- */
-async function applyStatements(ctx: ApplyContext, file: MigrationFile, statements: readonly Statement[]): Promise<number> {
-  const { client } = ctx.session;
-  const started = Date.now();
-  await ctx.store.ensure(client);
-  await ctx.store.recordStarted(client, file);
-  for (const [index, statement] of statements.entries()) {
+/** Runs the one-transaction mode with lock-timeout retries; returns the attempts. */
+async function applyTransactional(ctx: ApplyContext, file: MigrationFile): Promise<number> {
+  const retry = new LockRetry(ctx, file.name);
+  for (;;) {
     try {
-      await withLockRetry(ctx, file, () => client.query(statement.text));
+      await retry.run(() => applyInTransaction(ctx, file));
+      return retry.retries + 1;
     } catch (error) {
-      const invalid = await invalidIndexesFrom(ctx, statement.text);
-      if (index === 0 && invalid.length === 0) {
-        await ctx.store.forget(client, file).catch(() => undefined);
-        (error as { preflightOffset?: number }).preflightOffset = statement.start;
+      if (!(await retry.shouldRetry(error))) {
+        if (error instanceof StepFailure) error.blockers = retry.blockers;
         throw error;
       }
-      const message = (error as Error).message;
-      await ctx.store.recordFailed(client, file, message).catch(() => undefined);
-      (error as { preflightOffset?: number; preflightInvalid?: string[]; preflightHalfWay?: number }).preflightOffset = statement.start;
-      (error as { preflightInvalid?: string[] }).preflightInvalid = invalid;
-      (error as { preflightHalfWay?: number }).preflightHalfWay = index;
-      throw error;
     }
   }
-  await ctx.store.recordFinished(client, file, Date.now() - started);
-  return Date.now() - started;
 }
 
-/** Whether an explicit-transaction file is one BEGIN ... COMMIT block (then a failure leaves nothing). */
-function isSingleBlock(statements: readonly Statement[]): boolean {
-  const control = statements.filter((s) => isTransactionControl(s.text));
-  return (
-    control.length === 2 &&
-    statements[0] === control[0] &&
-    statements[statements.length - 1] === control[1] &&
-    /^(begin|start)/i.test(control[0]?.text ?? '')
-  );
-}
-
-/** Applies one migration by the mode its SQL requires; throws MigrationError (exit 5) on failure. */
-export async function applyMigration(ctx: ApplyContext, file: MigrationFile): Promise<AppliedMigrationResult> {
-  const sql = executableSql(file);
-  const mode = transactionMode(sql);
+/** Restores the session to how preflight set it up, so no migration leaks settings into the next. */
+async function resetSession(ctx: ApplyContext): Promise<void> {
+  const { client } = ctx.session;
+  const statementTimeout = client.escapeLiteral(String(ctx.statementTimeoutMs ?? 0));
+  const lockTimeout = client.escapeLiteral(String(ctx.ddlLockTimeoutMs));
   try {
-    if (mode === 'transaction') {
-      const { value, attempts } = await withLockRetry(ctx, file, () => applyInTransaction(ctx, file));
-      return { name: file.name, mode, durationMs: value, attempts };
-    }
-    const statements = splitStatements(sql);
-    if (mode === 'explicit') {
-      const retry = isSingleBlock(statements);
-      const run = (): Promise<number> => applyExplicit(ctx, file);
-      const { value, attempts } = retry ? await withLockRetry(ctx, file, run) : { value: await run(), attempts: 1 };
-      return { name: file.name, mode, durationMs: value, attempts };
-    }
-    const durationMs = await applyStatements(ctx, file, statements);
-    return { name: file.name, mode, durationMs, attempts: 1 };
+    // Several statements in one round trip, so no parameters: the values are escaped literals.
+    await client.query(
+      `${RESET}; SELECT set_config('statement_timeout', ${statementTimeout}, false), set_config('lock_timeout', ${lockTimeout}, false)`,
+    );
   } catch (error) {
-    throwIfAborted(ctx.signal);
-    const e = error as { preflightOffset?: number; preflightInvalid?: string[]; preflightHalfWay?: number };
-    const outcome = await describeOutcome(ctx, file, mode, sql, e);
-    throw await migrationFailure(ctx, file, error, e.preflightOffset ?? 0, outcome);
+    ctx.logger.warn(
+      { event: 'session.reset-failed' },
+      `could not reset the session after a migration: ${(error as Error).message}`,
+    );
   }
 }
 
-async function describeOutcome(
+function runMode(
   ctx: ApplyContext,
   file: MigrationFile,
-  mode: string,
-  sql: string,
-  e: { preflightInvalid?: string[]; preflightHalfWay?: number },
-): Promise<string> {
-  if (mode === 'transaction') return 'Nothing of it was applied (rolled back). Fix the file and deploy again.';
-  if (mode === 'explicit') {
-    if (isSingleBlock(splitStatements(sql))) return 'Its transaction was rolled back. Fix the file and deploy again.';
-    await ctx.store.ensure(ctx.session.client);
-    await ctx.store.recordStarted(ctx.session.client, file).catch(() => undefined);
-    return `It manages its own transactions, so part of it may be applied; it is recorded as failed. Check the database, then run \`preflight resolve --rolled-back ${file.name}\` (after undoing its changes) or \`preflight resolve --applied ${file.name}\`.`;
+  mode: TransactionMode,
+  statements: readonly Statement[],
+): Promise<number> {
+  if (mode === 'transaction') return applyTransactional(ctx, file);
+  return applyStatements(ctx, file, statements, mode === 'explicit' && isSingleBlock(statements));
+}
+
+/**
+ * Applies one migration by the mode its SQL requires (SPEC §4), then resets the session.
+ * Throws MigrationError (exit 5) naming file, line, column and what the database is left with;
+ * when the run was interrupted, the interruption's own error (exit 130/143, or the deadline's).
+ */
+export async function applyMigration(
+  ctx: ApplyContext,
+  file: MigrationFile,
+): Promise<AppliedMigrationResult> {
+  const started = Date.now();
+  const statements = splitStatements(file.body);
+  let mode = statementsMode(statements, file.noTransaction);
+  let attempts: number;
+  try {
+    if (ctx.signal?.aborted) throw new StepFailure(ctx.signal.reason, 0, 'It was not started.');
+    try {
+      attempts = await runMode(ctx, file, mode, statements);
+    } catch (error) {
+      const code = sqlState(error);
+      if (mode !== 'transaction' || code === undefined || !NEEDS_AUTOCOMMIT.has(code)) throw error;
+      ctx.logger.warn(
+        { event: 'migration.statement-mode', migration: file.name, sqlstate: code },
+        `${file.name}: Postgres refused it inside one transaction (${(error as Error).message}); rolled back, running it statement by statement as psql does`,
+      );
+      mode = 'statements';
+      attempts = await runMode(ctx, file, mode, statements);
+    }
+  } catch (error) {
+    throw await migrationFailure(ctx, file, error);
   }
-  const invalid = e.preflightInvalid ?? [];
-  const left = invalid.length ? ` It left ${invalid.length === 1 ? 'an INVALID index' : 'INVALID indexes'}: ${invalid.join(', ')} (drop with DROP INDEX CONCURRENTLY).` : '';
-  if (e.preflightHalfWay === undefined) return `It runs outside a transaction; nothing of it was applied.${left}`;
-  return (
-    `It runs outside a transaction and stopped at statement ${e.preflightHalfWay + 1}: the statements before it are applied, and it is recorded as failed.${left} ` +
-    `Undo or finish its changes by hand, then run \`preflight resolve --rolled-back ${file.name}\` (and deploy a fixed file) or \`preflight resolve --applied ${file.name}\`.`
+  await resetSession(ctx);
+  return { name: file.name, mode, durationMs: Date.now() - started, attempts };
+}
+
+/** Turns a failure into the error to surface: file, line, column, SQLSTATE and the next step. */
+async function migrationFailure(
+  ctx: ApplyContext,
+  file: MigrationFile,
+  thrown: unknown,
+): Promise<PreflightError> {
+  const step = thrown instanceof StepFailure ? thrown : new StepFailure(thrown, 0, '');
+  const reason: unknown = ctx.signal?.aborted ? ctx.signal.reason : undefined;
+  if (reason instanceof PreflightError) {
+    return new PreflightError(
+      reason.code,
+      reason.exitCode,
+      `${reason.message}; migration ${file.name}: ${step.outcome}`,
+      { cause: reason, details: { migration: file.name } },
+    );
+  }
+  if (step.error instanceof PreflightError) return step.error;
+  if (!isPgError(step.error)) {
+    return new MigrationError(`migration ${file.name} failed: ${step.message}. ${step.outcome}`, {
+      cause: step.error,
+      details: { migration: file.name },
+    });
+  }
+  const password = ctx.session.settings.password;
+  // An error outside the file (the history row, COMMIT) has no position in it.
+  const located = step.offset === undefined ? { ...step.error, message: step.error.message, position: undefined } : step.error;
+  const { text, location } = formatSqlError(
+    file.relativePath,
+    file.sql,
+    located,
+    step.offset ?? 0,
+    password,
   );
+  let extra = '';
+  if (step.error.code === LOCK_NOT_AVAILABLE) {
+    const blockers =
+      step.blockers.length > 0
+        ? step.blockers
+        : await findBlockers(ctx.session.client).catch(() => []);
+    extra = `\n  still blocked after ${ctx.ddlRetries} retries (lock_timeout ${formatDuration(ctx.ddlLockTimeoutMs)}) by ${describeBlockers(blockers)}`;
+  } else if (step.error.code === QUERY_CANCELED) {
+    extra =
+      ctx.statementTimeoutMs !== undefined
+        ? `\n  the statement ran longer than --statement-timeout ${formatDuration(ctx.statementTimeoutMs)} (or another session cancelled it)`
+        : '\n  another session cancelled the statement';
+  }
+  return new MigrationError(`migration ${file.name} failed:\n  ${text}${extra}\n${step.outcome}`, {
+    cause: step.error,
+    details: {
+      migration: file.name,
+      sqlstate: step.error.code,
+      line: location?.line,
+      column: location?.column,
+    },
+  });
 }

@@ -80,6 +80,21 @@ export const flatHistory: HistoryStore = {
   },
 
   async markRolledBack(client, id) {
-    await client.query(`DELETE FROM ${TABLE} WHERE version = $1`, [id]);
+    await client.query(`DELETE FROM ${TABLE} WHERE version = $1 AND finished_at IS NULL`, [id]);
+  },
+
+  async markApplied(client, file) {
+    // execution_ms stays null: the migration was not run by preflight.
+    await client.query(
+      `INSERT INTO ${TABLE} (version, name, checksum, finished_at) VALUES ($1, $2, $3, now())`,
+      [file.id, file.name, file.checksum],
+    );
+  },
+
+  async updateChecksum(client, file) {
+    await client.query(
+      `UPDATE ${TABLE} SET checksum = $2, name = $3 WHERE version = $1 AND finished_at IS NOT NULL`,
+      [file.id, file.checksum, file.name],
+    );
   },
 };

@@ -19,8 +19,15 @@ export interface HistoryStore {
   recordFailed(client: pg.ClientBase, file: MigrationFile, error: string): Promise<void>;
   /** Deletes the row of a started migration that changed nothing (its first statement failed). */
   forget(client: pg.ClientBase, file: MigrationFile): Promise<void>;
-  /** `resolve --rolled-back`: the migration counts as not applied. */
+  /**
+   * `resolve --rolled-back`: the migration's failed rows no longer count (prisma: rolled_back_at
+   * set, as `prisma migrate resolve` does; flat: deleted). Finished rows are left alone.
+   */
   markRolledBack(client: pg.ClientBase, id: string): Promise<void>;
+  /** `resolve --applied` and `baseline`: records the file as applied without running it. */
+  markApplied(client: pg.ClientBase, file: MigrationFile): Promise<void>;
+  /** `resolve --applied` of an edited migration: its finished rows take the file's checksum. */
+  updateChecksum(client: pg.ClientBase, file: MigrationFile): Promise<void>;
 }
 
 /** Whether an error is Postgres's "relation does not exist". */

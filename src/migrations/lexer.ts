@@ -445,6 +445,31 @@ export function isTransactionControl(statement: string): boolean {
   }
 }
 
+/** What a transaction-control statement does to the session's transaction block. */
+export type TransactionControl = 'begin' | 'commit' | 'rollback' | 'chain';
+
+/**
+ * `begin` for BEGIN / START TRANSACTION, `commit` for COMMIT / END, `rollback` for ROLLBACK /
+ * ABORT, `chain` for `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN` (a new block opens at once);
+ * undefined for anything else (savepoints, two-phase commit).
+ */
+export function transactionControlKind(statement: string): TransactionControl | undefined {
+  if (!isTransactionControl(statement)) return undefined;
+  const keys = leadingKeys(statement, 6);
+  if (keys[0] === 'BEGIN' || keys[0] === 'START') return 'begin';
+  if (keys.includes('CHAIN') && !keys.includes('NO')) return 'chain';
+  return keys[0] === 'COMMIT' || keys[0] === 'END' ? 'commit' : 'rollback';
+}
+
+/**
+ * True for the concurrent forms (`CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`,
+ * `REINDEX ... CONCURRENTLY`, `DETACH PARTITION ... CONCURRENTLY`): they take locks that never
+ * block reads and writes, and may leave an INVALID index behind when they fail.
+ */
+export function isConcurrent(statement: string): boolean {
+  return isNonTransactional(statement) && leadingKeys(statement, KEY_LIMIT).includes('CONCURRENTLY');
+}
+
 // Sticky, so it only ever looks at the first line; no nested quantifiers, so no backtracking.
 const MARKER = /[ \t]*--[ \t]*preflight[ \t]*:[ \t]*no-transaction[ \t]*(?:\r\n|\n|\r|$)/iy;
 
@@ -460,9 +485,13 @@ export function hasNoTransactionMarker(sql: string): boolean {
  * outside a transaction; otherwise in one transaction.
  */
 export function transactionMode(sql: string): TransactionMode {
-  const statements = splitStatements(sql);
+  return statementsMode(splitStatements(sql), hasNoTransactionMarker(sql));
+}
+
+/** `transactionMode` of statements already split; `marked` forces statement mode. */
+export function statementsMode(statements: readonly Statement[], marked: boolean): TransactionMode {
   if (statements.some((s) => isTransactionControl(s.text))) return 'explicit';
-  if (hasNoTransactionMarker(sql)) return 'statements';
+  if (marked) return 'statements';
   const nonTransactional = statements.filter((s) => isNonTransactional(s.text)).length;
   if (nonTransactional === 0) return 'transaction';
   return statements.length === 1 ? 'single-non-transactional' : 'statements';

@@ -92,7 +92,25 @@ export const prismaHistory: HistoryStore = {
   },
 
   async markRolledBack(client, id) {
-    await client.query(`UPDATE "${TABLE}" SET rolled_back_at = now() WHERE migration_name = $1 AND rolled_back_at IS NULL`, [id]);
+    await client.query(
+      `UPDATE "${TABLE}" SET rolled_back_at = now() WHERE migration_name = $1 AND finished_at IS NULL AND rolled_back_at IS NULL`,
+      [id],
+    );
+  },
+
+  async markApplied(client, file) {
+    // As `prisma migrate resolve --applied` writes it: logs '', no steps, started = finished.
+    await client.query(
+      `INSERT INTO "${TABLE}" (id, checksum, logs, started_at, finished_at, migration_name) VALUES ($1, $2, '', now(), now(), $3)`,
+      [randomUUID(), file.checksum, file.name],
+    );
+  },
+
+  async updateChecksum(client, file) {
+    await client.query(
+      `UPDATE "${TABLE}" SET checksum = $2 WHERE migration_name = $1 AND finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+      [file.name, file.checksum],
+    );
   },
 };
 

@@ -2,10 +2,13 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { flatChecksum, prismaChecksum } from './checksum.js';
+import { hasNoTransactionMarker } from './lexer.js';
+import { migrationBody } from './sections.js';
 import type { Layout, MigrationFile, MigrationSet } from './types.js';
 
-const FLAT_FILE = /^(\d+)_(.+?)(\.up)?\.sql$/;
-const FLAT_DOWN = /^\d+_.+\.down\.sql$/;
+// `<version>_<name>.sql`, golang-migrate's `.up.sql` (its `.down.sql` never runs), dbmate's `-`.
+const FLAT_FILE = /^(\d+)(?:[_-].*?)?(?:\.up)?\.sql$/;
+const FLAT_DOWN = /^\d+(?:[_-].*)?\.down\.sql$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 interface Entry {
@@ -16,7 +19,8 @@ interface Entry {
 
 /** Lists a directory, following symlinks; a dangling link is reported as a problem. */
 function listEntries(dir: string, problems: string[]): Entry[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((dirent): Entry[] => {
+  const dirents = readdirSync(dir, { withFileTypes: true }).sort((a, b) => comparePrismaNames(a.name, b.name));
+  return dirents.flatMap((dirent): Entry[] => {
     if (!dirent.isSymbolicLink()) {
       return [{ name: dirent.name, isFile: dirent.isFile(), isDirectory: dirent.isDirectory() }];
     }
@@ -63,9 +67,34 @@ export function compareFlatVersions(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** Orders prisma folders by name as plain text, as Prisma does. */
+/**
+ * Orders prisma folders by name as plain text, byte by byte, as Prisma's engine does (Rust's
+ * `str` order): `20210101_x` sorts after every `20210101hhmmss_y` of that day, `0_init` first.
+ */
 export function comparePrismaNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** A migration file as read: its body to execute and its checksum by the layout's rule. */
+function migrationFile(
+  layout: Layout,
+  id: string,
+  name: string,
+  dir: string,
+  relativePath: string,
+  sql: string,
+): MigrationFile {
+  const body = migrationBody(sql);
+  return {
+    id,
+    name,
+    relativePath,
+    path: path.join(dir, relativePath),
+    sql,
+    body: body.sql,
+    noTransaction: body.noTransaction || hasNoTransactionMarker(sql),
+    checksum: layout === 'prisma' ? prismaChecksum(sql) : flatChecksum(sql),
+  };
 }
 
 /**
@@ -107,7 +136,7 @@ function readFlat(dir: string, entries: readonly Entry[], problems: string[]): M
     const file = path.join(dir, entry.name);
     const sql = readSql(file, problems);
     if (sql === undefined) continue;
-    files.push({ id, name: entry.name, relativePath: entry.name, path: file, sql, checksum: flatChecksum(sql) });
+    files.push(migrationFile('flat', id, entry.name, dir, entry.name, sql));
   }
   files.sort((a, b) => compareFlatVersions(a.id, b.id));
   return { layout: 'flat', dir, files, warnings };
@@ -131,14 +160,9 @@ function readPrisma(dir: string, entries: readonly Entry[], problems: string[]):
     }
     const sql = readSql(file, problems);
     if (sql === undefined) continue;
-    files.push({
-      id: entry.name,
-      name: entry.name,
-      relativePath: path.join(entry.name, 'migration.sql'),
-      path: file,
-      sql,
-      checksum: prismaChecksum(sql),
-    });
+    files.push(
+      migrationFile('prisma', entry.name, entry.name, dir, path.join(entry.name, 'migration.sql'), sql),
+    );
   }
   files.sort((a, b) => comparePrismaNames(a.id, b.id));
   return { layout: 'prisma', dir, files, warnings };

@@ -10,7 +10,12 @@ export interface MigrationFile {
   /** Path relative to the migrations directory. */
   readonly relativePath: string;
   readonly path: string;
+  /** The file's text exactly as read (the checksum is computed from it). */
   readonly sql: string;
+  /** The SQL to execute, offset for offset the same as `sql` (see `migrationBody`). */
+  readonly body: string;
+  /** Marked to run statement by statement (`-- preflight:no-transaction`, dbmate/goose options). */
+  readonly noTransaction: boolean;
   /** The checksum stored when this file is applied. */
   readonly checksum: string;
 }

@@ -81,6 +81,7 @@ export async function applyPending(
     signal: ctx.signal,
     ddlLockTimeoutMs: ctx.config.ddlLockTimeoutMs,
     ddlRetries: ctx.config.ddlRetries,
+    statementTimeoutMs: ctx.config.statementTimeoutMs,
   };
   for (const [index, file] of plan.pending.entries()) {
     const result = await applyMigration(applyCtx, file);
