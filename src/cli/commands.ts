@@ -1,6 +1,5 @@
 import type { CommandName } from './args.js';
 import type { CommandContext } from '../pipeline/context.js';
-import { UsageError } from '../errors.js';
 import { migrateCommand } from '../commands/migrate.js';
 import { newCommand } from '../commands/new.js';
 import { runCommand } from '../commands/run.js';
@@ -8,14 +7,10 @@ import { statusCommand } from '../commands/status.js';
 import { seedCommand } from '../commands/seed.js';
 import { verifyCommand } from '../commands/verify.js';
 import { snapshotCommand } from '../commands/snapshot.js';
+import { resolveCommand } from '../commands/resolve.js';
+import { baselineCommand } from '../commands/baseline.js';
 
 type Handler = (ctx: CommandContext) => Promise<number>;
-
-const notYet =
-  (name: string): Handler =>
-  async () => {
-    throw new UsageError(`\`preflight ${name}\` is not available in this build`);
-  };
 
 /** Every command's library function, by name. */
 export const COMMAND_HANDLERS: Record<CommandName, Handler> = {
@@ -26,7 +21,7 @@ export const COMMAND_HANDLERS: Record<CommandName, Handler> = {
   seed: seedCommand,
   verify: verifyCommand,
   snapshot: snapshotCommand,
-  resolve: notYet('resolve'),
-  baseline: notYet('baseline'),
+  resolve: resolveCommand,
+  baseline: baselineCommand,
   help: async () => 0,
 };
