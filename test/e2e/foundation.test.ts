@@ -138,7 +138,7 @@ describe('preflight status', () => {
     expect(pending.exitCode).toBe(9);
     expect(pending.stderr).toContain(`${repoMigrationNames().length} pending`);
     expect(await tableNames()).toEqual([]);
-    expect((await runCli(['migrate'], { env: { DATABASE_URL: db.url } })).exitCode).toBe(0);
+    expect((await runCli(['run'], { env: { DATABASE_URL: db.url } })).exitCode).toBe(0);
     const synced = await runCli(['status'], { env: { DATABASE_URL: db.url } });
     expect(synced.exitCode).toBe(0);
   });
@@ -173,14 +173,14 @@ describe('history conflicts', () => {
   });
 
   it('does not count a change of line endings as an edit', async () => {
-    const dir = scratchDir({ migrations: true });
+    const dir = scratchDir({ migrations: true, seeds: true });
     expect(
-      (await runCli(['migrate', ...migrateOnly(dir)], { env: { DATABASE_URL: db.url } })).exitCode,
+      (await runCli(['run'], { cwd: dir, env: { DATABASE_URL: db.url } })).exitCode,
     ).toBe(0);
     const file = path.join(dir, 'migrations', '0001_initial_schema.sql');
     writeFileSync(file, readFileSync(file, 'utf8').replace(/\n/g, '\r\n'));
     expect(
-      (await runCli(['status', ...migrateOnly(dir)], { env: { DATABASE_URL: db.url } })).exitCode,
+      (await runCli(['status'], { cwd: dir, env: { DATABASE_URL: db.url } })).exitCode,
     ).toBe(0);
   });
 });
