@@ -29,7 +29,10 @@ export async function withSession<T>(
     settings,
     ctx.config.statementTimeoutMs,
     ctx.config.ddlLockTimeoutMs,
-  );
+  ).catch(async (error: unknown) => {
+    await closeClient(client);
+    throw error;
+  });
   const onAbort = (): void => {
     void cancelRunningStatement(session);
   };
