@@ -1,0 +1,394 @@
+// `npm run bench`: whole-process benchmarks of the built CLI against floors measured in the same
+// run, with peak RSS and the round trips of the no-op path. See BENCHMARKS.md for the method.
+//
+//   node bench/run.mjs [--runs N] [--warmup N] [--only noop,cold,verify,replicas]
+//                      [--tables N] [--migrations N] [--replicas N] [--cpu-prof] [--reuse]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { coldFixture, projectFixture, verifyFixture } from './lib/fixtures.mjs';
+import { measure, median, mustSucceed, RSS_METHOD } from './lib/measure.mjs';
+import { startCountingProxy } from './lib/proxy.mjs';
+import {
+  describeServer,
+  dropDatabase,
+  findServer,
+  freshDatabase,
+  urlFor,
+  withAdmin,
+} from './lib/server.mjs';
+import { formatTable, formatTargets } from './lib/table.mjs';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const WORK = path.join(REPO, '.preflight', 'bench');
+const BUNDLE = path.join(REPO, 'dist', 'preflight.cjs');
+const FLOOR_SCRIPT = path.join(REPO, 'bench', 'floor-select1.cjs');
+const NODE = process.execPath;
+
+const options = parseOptions(process.argv.slice(2));
+const only = (name) => options.only === undefined || options.only.includes(name);
+
+/** The environment of every measured process: none of the caller's database or log settings. */
+function cleanEnv(extra) {
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value === undefined || /^(PG|PREFLIGHT_|DATABASE_|LOG_|NODE_OPTIONS$)/.test(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function preflight(args, { cwd, url, nodeFlags = [] }) {
+  return measure(NODE, [...nodeFlags, BUNDLE, ...args], {
+    cwd,
+    env: cleanEnv({ DATABASE_URL: url }),
+  });
+}
+
+function floorSelect1(url) {
+  return measure(NODE, [FLOOR_SCRIPT], { env: cleanEnv({ DATABASE_URL: url }) });
+}
+
+function floorNode() {
+  return measure(NODE, ['-e', '0'], { env: cleanEnv({}) });
+}
+
+const PSQL = findPsql();
+
+function findPsql() {
+  const probe = spawnSync('psql', ['--version'], { encoding: 'utf8' });
+  return probe.status === 0 ? 'psql' : undefined;
+}
+
+function psqlFile(url, file) {
+  return measure(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-1', '-f', file, url], {
+    env: cleanEnv({}),
+  });
+}
+
+/** Runs `body(iteration)` for warm-up then measured iterations; returns the measured results. */
+async function iterate(label, body) {
+  const results = [];
+  for (let i = 0; i < options.warmup + options.runs; i++) {
+    const result = await body(i);
+    if (i >= options.warmup) results.push(result);
+    process.stderr.write(`\r  ${label}: ${i + 1}/${options.warmup + options.runs}   `);
+  }
+  process.stderr.write('\n');
+  return results;
+}
+
+/** Summarises measured samples: median wall, median and max peak RSS. */
+function summarise(samples) {
+  return {
+    ms: median(samples.map((s) => s.ms)),
+    rssKiB: median(samples.map((s) => s.rssKiB)),
+    maxRssKiB: Math.max(...samples.map((s) => s.rssKiB ?? 0)) || undefined,
+    samples: samples.map((s) => Math.round(s.ms)),
+  };
+}
+
+/** Counts the query round trips of one run of `args` through the counting proxy. */
+async function countRoundTrips(server, database, args, cwd) {
+  const target = new URL(server.url);
+  const proxy = await startCountingProxy(target.hostname, Number(target.port || 5432));
+  try {
+    const url = new URL(urlFor(server.url, database));
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    await mustSucceed(
+      `preflight ${args.join(' ')} (counted)`,
+      preflight(args, { cwd, url: url.toString() }),
+    );
+    return proxy.counts();
+  } finally {
+    await proxy.close();
+  }
+}
+
+/** One extra, untimed run with V8's CPU profiler, for `--cpu-prof`. */
+async function profile(name, args, cwd, url) {
+  if (!options.cpuProf) return;
+  const dir = path.join(WORK, 'profiles', name);
+  mkdirSync(dir, { recursive: true });
+  await mustSucceed(
+    `${name} (profiled)`,
+    preflight(args, { cwd, url, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] }),
+  );
+  process.stderr.write(`  profile written under ${path.relative(REPO, dir)}\n`);
+}
+
+async function noopScenario(server, rows) {
+  const total = options.migrations;
+  process.stderr.write(
+    `no-op: ${total} applied migrations, the shipped seeds, an exhaustive expected schema\n`,
+  );
+  const dir = projectFixture(REPO, path.join(WORK, 'noop'), total);
+  const url = await freshDatabase(server.url, 'preflight_bench_noop');
+  await mustSucceed('setup: migrate', preflight(['migrate'], { cwd: dir, url }));
+  await mustSucceed('setup: snapshot', preflight(['snapshot'], { cwd: dir, url }));
+  await mustSucceed('setup: run', preflight(['run'], { cwd: dir, url }));
+
+  // The shipped project (12 migrations, 32 tables), to show the round trips do not grow.
+  const small = projectFixture(REPO, path.join(WORK, 'noop-shipped'), 0);
+  const smallUrl = await freshDatabase(server.url, 'preflight_bench_shipped');
+  await mustSucceed('setup: shipped run', preflight(['run'], { cwd: small, url: smallUrl }));
+
+  const floors = { node: [], select1: [], noop: [], shipped: [] };
+  await iterate('no-op and floors', async () => {
+    floors.node.push(await floorNode());
+    floors.select1.push(await mustSucceed('floor: select 1', floorSelect1(url)));
+    floors.noop.push(await mustSucceed('no-op run', preflight(['run'], { cwd: dir, url })));
+    floors.shipped.push(
+      await mustSucceed('no-op run (shipped)', preflight(['run'], { cwd: small, url: smallUrl })),
+    );
+  });
+  const trips = await countRoundTrips(server, 'preflight_bench_noop', ['run'], dir);
+  const shippedTrips = await countRoundTrips(server, 'preflight_bench_shipped', ['run'], small);
+  const floorTrips = await countFloorTrips(server);
+  await profile('noop', ['run'], dir, url);
+
+  const node = summarise(floors.node.slice(options.warmup));
+  const select1 = summarise(floors.select1.slice(options.warmup));
+  rows.push({ key: 'floor-node', name: 'floor: node -e 0', ...node });
+  rows.push({
+    key: 'floor-select1',
+    name: 'floor: node + pg, select 1',
+    ...select1,
+    trips: floorTrips,
+  });
+  rows.push({
+    key: 'noop',
+    name: `no-op run (${total} migrations)`,
+    ...summarise(floors.noop.slice(options.warmup)),
+    floor: select1.ms,
+    floorName: 'select 1',
+    trips,
+  });
+  rows.push({
+    key: 'noop-shipped',
+    name: 'no-op run (shipped 12)',
+    ...summarise(floors.shipped.slice(options.warmup)),
+    floor: select1.ms,
+    floorName: 'select 1',
+    trips: shippedTrips,
+  });
+}
+
+async function countFloorTrips(server) {
+  const target = new URL(server.url);
+  const proxy = await startCountingProxy(target.hostname, Number(target.port || 5432));
+  try {
+    const url = new URL(server.url);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    await mustSucceed('floor: select 1 (counted)', floorSelect1(url.toString()));
+    return proxy.counts();
+  } finally {
+    await proxy.close();
+  }
+}
+
+async function coldScenario(server, rows) {
+  const count = options.migrations;
+  process.stderr.write(`cold apply: ${count} small migrations into an empty database\n`);
+  const dir = coldFixture(path.join(WORK, 'cold'), count);
+  const database = 'preflight_bench_cold';
+  const psqlRuns = [];
+  const runs = await iterate('cold apply and psql -1 -f', async () => {
+    if (PSQL) {
+      const url = await freshDatabase(server.url, database);
+      psqlRuns.push(
+        await mustSucceed('floor: psql -1 -f', psqlFile(url, path.join(dir, 'all.sql'))),
+      );
+    }
+    const url = await freshDatabase(server.url, database);
+    return mustSucceed('cold apply', preflight(['migrate'], { cwd: dir, url }));
+  });
+  await freshDatabase(server.url, database);
+  const trips = await countRoundTrips(server, database, ['migrate'], dir);
+  await profile('cold', ['migrate'], dir, await freshDatabase(server.url, database));
+  await dropDatabase(server.url, database);
+  const psql = PSQL ? summarise(psqlRuns.slice(options.warmup)) : undefined;
+  if (psql) rows.push({ key: 'floor-psql', name: `floor: psql -1 -f (${count})`, ...psql });
+  rows.push({
+    key: 'cold',
+    name: `cold apply (${count} migrations)`,
+    ...summarise(runs),
+    floor: psql?.ms,
+    floorName: 'psql -1 -f',
+    trips,
+  });
+}
+
+async function verifyScenario(server, rows) {
+  const tables = options.tables;
+  process.stderr.write(`verify at scale: ${tables} tables against their own exhaustive snapshot\n`);
+  const database = 'preflight_bench_verify';
+  const dir = path.join(WORK, 'verify');
+  const url = urlFor(server.url, database);
+  if (!(options.reuse && (await hasWideSchema(server, database, tables)))) {
+    verifyFixture(dir, tables);
+    await freshDatabase(server.url, database);
+    process.stderr.write(`  creating ${tables} tables (once) ...\n`);
+    await runSql(url, readFileSync(path.join(dir, 'schema.sql'), 'utf8'));
+  }
+  const args = ['verify', '--expect', 'expected-schema.json'];
+  await mustSucceed(
+    'setup: snapshot',
+    preflight(['snapshot', '--out', 'expected-schema.json'], { cwd: dir, url }),
+  );
+  const runs = await iterate('verify', () =>
+    mustSucceed('verify', preflight(args, { cwd: dir, url })),
+  );
+  const trips = await countRoundTrips(server, database, args, dir);
+  await profile('verify', args, dir, url);
+  rows.push({ key: 'verify', name: `verify (${tables} tables)`, ...summarise(runs), trips });
+}
+
+async function hasWideSchema(server, database, tables) {
+  try {
+    const { rows } = await withAdmin(urlFor(server.url, database), (client) =>
+      client.query(
+        "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'vt\\_%'",
+      ),
+    );
+    return rows[0].n === tables && existsSync(path.join(WORK, 'verify', 'schema.sql'));
+  } catch {
+    return false;
+  }
+}
+
+async function runSql(url, sql) {
+  await withAdmin(url, (client) => client.query(sql));
+}
+
+async function replicasScenario(server, rows) {
+  const count = options.replicas;
+  process.stderr.write(`replicas: ${count} \`preflight run\` at once on an empty database\n`);
+  const dir = projectFixture(REPO, path.join(WORK, 'replicas'), 0);
+  const database = 'preflight_bench_replicas';
+  const runs = await iterate(`${count} replicas`, async () => {
+    const url = await freshDatabase(server.url, database);
+    const started = process.hrtime.bigint();
+    const all = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        mustSucceed(`replica ${i + 1}`, preflight(['run'], { cwd: dir, url })),
+      ),
+    );
+    return {
+      ms: Number(process.hrtime.bigint() - started) / 1e6,
+      rssKiB: Math.max(...all.map((r) => r.rssKiB ?? 0)) || undefined,
+    };
+  });
+  await dropDatabase(server.url, database);
+  rows.push({ key: 'replicas', name: `${count} replicas, empty db`, ...summarise(runs) });
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}`,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    load: os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' '),
+  };
+}
+
+async function main() {
+  if (!existsSync(BUNDLE))
+    throw new Error(`${BUNDLE} is missing: run \`npm run build\` first (npm run bench does)`);
+  mkdirSync(WORK, { recursive: true });
+  const server = await findServer();
+  const rows = [];
+  try {
+    const pg = await describeServer(server.url);
+    const info = {
+      ...machine(),
+      postgres: `${pg.version} (${server.source}; fsync ${pg.fsync}, synchronous_commit ${pg.synchronous_commit})`,
+      psql: PSQL ? 'yes' : 'not found: the psql floor is skipped',
+      rss: {
+        time: '/usr/bin/time %M',
+        proc: '/proc VmHWM polled every 5 ms (a lower bound)',
+        none: 'not measured',
+      }[RSS_METHOD],
+      runs: options.runs,
+      warmup: options.warmup,
+    };
+    process.stderr.write(`${JSON.stringify(info, null, 2)}\n`);
+    if (only('noop')) await noopScenario(server, rows);
+    if (only('cold')) await coldScenario(server, rows);
+    if (only('verify')) await verifyScenario(server, rows);
+    if (only('replicas')) await replicasScenario(server, rows);
+    const table = formatTable(rows);
+    const targets = formatTargets(rows);
+    const text = `${table}\n\n${targets.text}\n`;
+    process.stdout.write(`\n${text}`);
+    writeFileSync(path.join(WORK, 'latest.md'), `${machineLines(info)}\n\n${text}`);
+    writeFileSync(
+      path.join(WORK, 'latest.json'),
+      `${JSON.stringify({ info, rows, targets: targets.results }, null, 2)}\n`,
+    );
+    process.stderr.write(
+      `\nwritten: ${path.relative(REPO, path.join(WORK, 'latest.md'))}, latest.json\n`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
+function machineLines(info) {
+  return Object.entries(info)
+    .map(([key, value]) => `- ${key}: ${value}`)
+    .join('\n');
+}
+
+function parseOptions(argv) {
+  const out = {
+    runs: 7,
+    warmup: 1,
+    tables: 5000,
+    migrations: 500,
+    replicas: 16,
+    only: undefined,
+    cpuProf: false,
+    reuse: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const next = () => {
+      const value = argv[++i];
+      if (value === undefined) throw new Error(`${arg} needs a value`);
+      return value;
+    };
+    const int = () => {
+      const n = Number(next());
+      if (!Number.isInteger(n) || n < 0)
+        throw new Error(`${arg}: expected a non-negative integer, got ${argv[i]}`);
+      return n;
+    };
+    if (arg === '--runs') out.runs = Math.max(1, int());
+    else if (arg === '--warmup') out.warmup = int();
+    else if (arg === '--tables') out.tables = Math.max(1, int());
+    else if (arg === '--migrations') out.migrations = Math.max(13, int());
+    else if (arg === '--replicas') out.replicas = Math.max(1, int());
+    else if (arg === '--only') out.only = next().split(',');
+    else if (arg === '--cpu-prof') out.cpuProf = true;
+    else if (arg === '--reuse') out.reuse = true;
+    else throw new Error(`unknown option ${arg}`);
+  }
+  return out;
+}
+
+main().catch((error) => {
+  process.stderr.write(
+    `\nbench failed: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});
