@@ -254,5 +254,6 @@ export function catalogQuery(schemasArrayLiteral: string): string {
       `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q ORDER BY ${order}), '[]') FROM (${sql}) q)`,
   );
   const common = COMMON.replace('%SCHEMAS%', schemasArrayLiteral);
-  return `WITH ${common}\nSELECT pg_catalog.json_build_object(\n${parts.join(',\n')}\n) AS catalog`;
+  // As text, parsed by the caller: independent of any type parser set on the client.
+  return `WITH ${common}\nSELECT pg_catalog.json_build_object(\n${parts.join(',\n')}\n)::text AS catalog`;
 }

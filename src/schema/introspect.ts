@@ -46,9 +46,9 @@ async function readCatalog(
   ].join(';\n');
   const results: unknown = await client.query(text);
   const catalog = Array.isArray(results) ? (results[2] as pg.QueryResult | undefined) : undefined;
-  const row = catalog?.rows[0] as { catalog: CatalogRows } | undefined;
+  const row = catalog?.rows[0] as { catalog: string } | undefined;
   if (!row) throw new Error('catalog query returned no result');
-  return row.catalog;
+  return JSON.parse(row.catalog) as CatalogRows;
 }
 
 const TRIGGER_ENABLED: Record<TriggerRow['enabled'], TriggerEnabled> = {

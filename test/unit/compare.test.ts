@@ -13,6 +13,7 @@ import {
   readExpectedSchemaIfExists,
   writeExpectedSchema,
 } from '../../src/schema/expected-file.js';
+import { ROOT_PROPS, TOP, type EntrySpec } from '../../src/schema/expected-rules.js';
 import { validateExpectedSchema } from '../../src/schema/expected-validate.js';
 import { snapshotToExpected } from '../../src/schema/introspect.js';
 import type {
@@ -642,6 +643,41 @@ describe('expected-schema file', () => {
       );
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the published JSON Schema has the same properties as the validator', async () => {
+    interface JsonSchema {
+      properties: Record<string, unknown>;
+      $defs: Record<string, { properties: Record<string, unknown> }>;
+    }
+    const file = path.resolve('schema/expected-schema.schema.json');
+    const schema = JSON.parse(await readFile(file, 'utf8')) as JsonSchema;
+    const keys = (spec: EntrySpec): string[] =>
+      [...Object.keys(spec.props), ...Object.keys(spec.collections ?? {})].sort();
+    const defKeys = (name: string): string[] =>
+      Object.keys(schema.$defs[name]?.properties ?? {}).sort();
+    const singular: Record<string, string> = {
+      tables: 'table',
+      functions: 'function',
+      views: 'view',
+      sequences: 'sequence',
+      enums: 'enum',
+      extensions: 'extension',
+      columns: 'column',
+      indexes: 'index',
+      constraints: 'constraint',
+      triggers: 'trigger',
+      policies: 'policy',
+    };
+    expect(Object.keys(schema.properties).sort()).toEqual(
+      [...Object.keys(ROOT_PROPS), 'schemas', ...Object.keys(TOP), 'assertions'].sort(),
+    );
+    for (const [collection, { spec }] of Object.entries(TOP)) {
+      expect([collection, defKeys(singular[collection] ?? '')]).toEqual([collection, keys(spec)]);
+      for (const [child, childSpec] of Object.entries(spec.collections ?? {})) {
+        expect([child, defKeys(singular[child] ?? '')]).toEqual([child, keys(childSpec)]);
+      }
     }
   });
 
