@@ -26,6 +26,7 @@ export interface AppliedMigrationResult {
 
 const PREFIX = 'BEGIN;\n';
 const QUERY_CANCELED = '57014';
+const REPLAY_LIMIT_MS = 5000;
 /**
  * Refused inside a transaction block although the lexer saw no reason: a statement it does not
  * know (25001), a new enum value used in the file that added it (55P04), a procedure that
@@ -36,31 +37,81 @@ const NEEDS_AUTOCOMMIT = new Set(['25001', '55P04', '2D000']);
 // separate sessions would; advisory locks survive all of these.
 const RESET = 'RESET ALL; RESET SESSION AUTHORIZATION; RESET ROLE; DISCARD TEMP';
 
+/**
+ * Finds the statement that failed when the server gave no position (a constraint violation, a
+ * bad cast): replays the statements one by one in a transaction that is rolled back. Only after
+ * a quick failure, so that a heavy migration never runs twice.
+ */
+async function locateFailure(
+  ctx: ApplyContext,
+  statements: readonly Statement[],
+  error: unknown,
+  elapsedMs: number,
+): Promise<{ error: unknown; offset: number } | undefined> {
+  const code = sqlState(error);
+  if (statements.length < 2 || elapsedMs > REPLAY_LIMIT_MS || ctx.signal?.aborted) return undefined;
+  if (!isPgError(error) || error.position || code === LOCK_NOT_AVAILABLE || code === QUERY_CANCELED) {
+    return undefined;
+  }
+  const { client } = ctx.session;
+  try {
+    await client.query('BEGIN');
+    for (const statement of statements) {
+      try {
+        await client.query(statement.text);
+      } catch (replayed) {
+        if (sqlState(replayed) !== code || !isPgError(replayed)) return undefined;
+        // No position from the server: point at the start of the statement.
+        const located = replayed.position ? replayed : Object.assign(replayed, { position: '1' });
+        return { error: located, offset: statement.start };
+      }
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await rollback(client);
+  }
+}
+
 /** Applies a file in one transaction together with its history row: whole or not at all. */
-async function applyInTransaction(ctx: ApplyContext, file: MigrationFile): Promise<void> {
+async function applyInTransaction(
+  ctx: ApplyContext,
+  file: MigrationFile,
+  statements: readonly Statement[],
+): Promise<void> {
   const { client } = ctx.session;
   const started = Date.now();
   let offset: number | undefined = -PREFIX.length;
+  let failed: unknown;
   try {
     await client.query(PREFIX + file.body);
     offset = undefined;
     await client.query(`${historyRowSql(ctx, file, started)}; COMMIT`);
+    return;
   } catch (error) {
-    await rollback(client);
-    throw new StepFailure(
-      error,
-      offset,
-      'Nothing of it was applied (rolled back). Fix the file and deploy again.',
-    );
+    failed = error;
   }
+  await rollback(client);
+  const outcome = 'Nothing of it was applied (rolled back). Fix the file and deploy again.';
+  const located =
+    offset === undefined
+      ? undefined
+      : await locateFailure(ctx, statements, failed, Date.now() - started);
+  if (located) throw new StepFailure(located.error, located.offset, outcome);
+  throw new StepFailure(failed, offset, outcome);
 }
 
 /** Runs the one-transaction mode with lock-timeout retries; returns the attempts. */
-async function applyTransactional(ctx: ApplyContext, file: MigrationFile): Promise<number> {
+async function applyTransactional(
+  ctx: ApplyContext,
+  file: MigrationFile,
+  statements: readonly Statement[],
+): Promise<number> {
   const retry = new LockRetry(ctx, file.name);
   for (;;) {
     try {
-      await retry.run(() => applyInTransaction(ctx, file));
+      await retry.run(() => applyInTransaction(ctx, file, statements));
       return retry.retries + 1;
     } catch (error) {
       if (!(await retry.shouldRetry(error))) {
@@ -95,7 +146,7 @@ function runMode(
   mode: TransactionMode,
   statements: readonly Statement[],
 ): Promise<number> {
-  if (mode === 'transaction') return applyTransactional(ctx, file);
+  if (mode === 'transaction') return applyTransactional(ctx, file, statements);
   return applyStatements(ctx, file, statements, mode === 'explicit' && isSingleBlock(statements));
 }
 
