@@ -10,7 +10,6 @@ import { newReport, type RunReport } from '../report/run-report.js';
 import type { CommandContext } from '../pipeline/context.js';
 import { parseArgs, type CommandName } from './args.js';
 import { helpText } from './help.js';
-import { COMMAND_HANDLERS } from './commands.js';
 
 /** What the entry hands to main: the only place that knows about `process`. */
 export interface MainIo {
@@ -24,14 +23,20 @@ export interface MainIo {
   readonly signal: AbortSignal;
 }
 
-/** Runs one command line to completion and returns the exit code; never throws. */
-export async function main(io: MainIo): Promise<number> {
+/** What the entry does once main returns: exit with a code, or start the app (`run -- CMD`). */
+export type Outcome = { readonly exitCode: number } | { readonly exec: readonly string[] };
+
+/**
+ * Runs one command line to completion; never throws. Returns the exit code, or, after a successful
+ * `run -- CMD ARGS...`, the app's argv for the entry to start (never on failure).
+ */
+export async function main(io: MainIo): Promise<Outcome> {
   let config: Config;
   try {
     const args = parseArgs(io.argv);
     if (args.switches.version) {
       io.stdout.write(`preflight ${VERSION}\n`);
-      return 0;
+      return { exitCode: 0 };
     }
     if (args.switches.help || args.command === 'help') {
       io.stdout.write(
@@ -39,13 +44,13 @@ export async function main(io: MainIo): Promise<number> {
           args.command === 'help' ? (args.positionals[0] as CommandName | undefined) : args.command,
         ),
       );
-      return 0;
+      return { exitCode: 0 };
     }
     config = resolveConfig({ args, env: io.env, cwd: io.cwd, isTty: io.isTty });
   } catch (error) {
     const message = error instanceof PreflightError ? error.message : String(error);
     io.stderr.write(`preflight: ${redactSecret(message, undefined)}\n`);
-    return error instanceof PreflightError ? error.exitCode : ExitCode.internal;
+    return { exitCode: error instanceof PreflightError ? error.exitCode : ExitCode.internal };
   }
   const logger = createLogger({
     level: config.logLevel,
@@ -53,7 +58,13 @@ export async function main(io: MainIo): Promise<number> {
     destination: io.stdout,
     secrets: config.database?.password ? [config.database.password] : [],
   });
-  return execute(config, logger, io);
+  const exitCode = await execute(config, logger, io);
+  const app = config.exec[0];
+  if (exitCode !== 0 || app === undefined) return { exitCode };
+  // Only the command name: arguments may carry secrets.
+  logger.info({ event: 'app.start', command: app }, `starting the app: ${app}`);
+  logger.flush?.();
+  return { exec: config.exec };
 }
 
 declare const __PREFLIGHT_VERSION__: string | undefined;
@@ -77,9 +88,13 @@ async function execute(config: Config, logger: Logger, io: MainIo): Promise<numb
   const ctx: CommandContext = { config, logger, report, signal: controller.signal };
   let exitCode: number;
   try {
+    // Loaded on use, so that --version, --help and configuration errors answer without loading pg.
+    const { COMMAND_HANDLERS } = await import('./commands.js');
     exitCode = await COMMAND_HANDLERS[config.command](ctx);
   } catch (error) {
-    exitCode = recordError(report, error, config.database?.password, logger);
+    // Once aborted (signal or deadline), whatever the interrupted step threw is a consequence.
+    const cause: unknown = controller.signal.aborted ? controller.signal.reason : error;
+    exitCode = recordError(report, cause, config.database?.password, logger);
   } finally {
     if (deadline) clearTimeout(deadline);
     io.signal.removeEventListener('abort', forward);
