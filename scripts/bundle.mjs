@@ -1,9 +1,15 @@
 // Builds the one self-contained file that runs with no node_modules: dist/preflight.cjs.
+// It is all the Docker image ships (with migrations/ and seeds/), so the build fails when the
+// bundle would still require a package at run time.
 import { build } from 'esbuild';
-import { readFileSync, chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+
+// pg requires its optional native binding only when `pg.native` is read, which preflight never does.
+const NEVER_LOADED = new Set(['pg-native']);
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-await build({
+const result = await build({
   entryPoints: ['src/cli/bin.ts'],
   outfile: 'dist/preflight.cjs',
   bundle: true,
@@ -13,9 +19,20 @@ await build({
   minify: true,
   sourcemap: false,
   legalComments: 'none',
-  // pg's optional native binding is never used.
-  external: ['pg-native'],
+  external: [...NEVER_LOADED],
   define: { __PREFLIGHT_VERSION__: JSON.stringify(version) },
+  metafile: true,
   logLevel: 'warning',
 });
+
+const builtins = new Set(builtinModules);
+const leftovers = Object.values(result.metafile.outputs)
+  .flatMap((output) => output.imports)
+  .map((entry) => entry.path)
+  .filter((name) => !name.startsWith('node:') && !builtins.has(name) && !NEVER_LOADED.has(name));
+if (leftovers.length > 0) {
+  throw new Error(
+    `dist/preflight.cjs would need node_modules at run time for: ${[...new Set(leftovers)].join(', ')}`,
+  );
+}
 chmodSync('dist/preflight.cjs', 0o755);
