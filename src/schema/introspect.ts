@@ -29,6 +29,17 @@ export async function introspectSchema(
   return assembleSnapshot(schemas, rows);
 }
 
+/** Settings changed for the catalog query (JIT: compiling it costs more than it saves). */
+const SETTINGS = ['search_path', 'jit'] as const;
+const SAVE_SETTINGS = SETTINGS.map(
+  (name) =>
+    `pg_catalog.set_config('preflight.${name}', pg_catalog.current_setting('${name}'), true)`,
+).join(', ');
+const RESTORE_SETTINGS = SETTINGS.map(
+  (name) =>
+    `pg_catalog.set_config('${name}', pg_catalog.current_setting('preflight.${name}'), true)`,
+).join(', ');
+
 async function readCatalog(
   client: pg.ClientBase,
   schemas: readonly string[],
@@ -37,12 +48,13 @@ async function readCatalog(
   const searchPath = client.escapeLiteral(
     schemas.map((s) => client.escapeIdentifier(s)).join(', '),
   );
-  // One simple-protocol string: an implicit transaction, so an error also undoes the set_config.
+  // One simple-protocol string: an implicit transaction, so an error also undoes the settings;
+  // inside a caller's transaction the last statement puts them back.
   const text = [
-    `SELECT pg_catalog.set_config('preflight.search_path', pg_catalog.current_setting('search_path'), true)`,
-    `SELECT pg_catalog.set_config('search_path', ${searchPath}, true)`,
+    `SELECT ${SAVE_SETTINGS}`,
+    `SELECT pg_catalog.set_config('search_path', ${searchPath}, true), pg_catalog.set_config('jit', 'off', true)`,
     catalogQuery(literal),
-    `SELECT pg_catalog.set_config('search_path', pg_catalog.current_setting('preflight.search_path'), true)`,
+    `SELECT ${RESTORE_SETTINGS}`,
   ].join(';\n');
   const results: unknown = await client.query(text);
   const catalog = Array.isArray(results) ? (results[2] as pg.QueryResult | undefined) : undefined;

@@ -367,7 +367,7 @@ describe('introspectSchema', () => {
     });
   });
 
-  it('prints names relative to the introspected schemas, whatever the session search_path', async () => {
+  it('prints names relative to the introspected schemas, and restores the session settings', async () => {
     const sql = `${BASE}
       CREATE SCHEMA app;
       CREATE TABLE app.payments (id int, status invoice_status, user_id bigint REFERENCES users (id));`;
@@ -375,9 +375,17 @@ describe('introspectSchema', () => {
       const [one, two] = await withClient(db, async (client) => {
         const first = await introspectSchema(client, ['app']);
         await client.query('SET search_path = pg_catalog');
+        await client.query('BEGIN');
         const second = await introspectSchema(client, ['app']);
-        const { rows } = await client.query<{ search_path: string }>('SHOW search_path');
-        expect(rows[0]?.search_path).toBe('pg_catalog');
+        const { rows } = await client.query<{ path: string; jit: string }>(
+          "SELECT current_setting('search_path') AS path, current_setting('jit') AS jit",
+        );
+        await client.query('COMMIT');
+        const { rows: defaults } = await client.query<{ jit: string }>(
+          'SELECT reset_val AS jit FROM pg_settings WHERE name = $1',
+          ['jit'],
+        );
+        expect(rows[0]).toEqual({ path: 'pg_catalog', jit: defaults[0]?.jit });
         return [first, second];
       });
       expect(two).toEqual(one);
