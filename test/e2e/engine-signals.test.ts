@@ -1,0 +1,114 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { logLines, runCli, scratchDir, startCli } from '../helpers/cli.js';
+
+let db: TestDatabase;
+let dir: string;
+beforeEach(async () => {
+  db = await createTestDatabase('pfs');
+  dir = scratchDir();
+  mkdirSync(path.join(dir, 'migrations'));
+});
+afterEach(async () => {
+  await db.drop();
+});
+
+function migration(name: string, sql: string): void {
+  writeFileSync(path.join(dir, 'migrations', name), sql);
+}
+
+function args(): string[] {
+  return ['migrate', '--migrations', path.join(dir, 'migrations')];
+}
+
+/** Resolves once a session of the test database runs a statement containing `text`. */
+async function waitForQuery(text: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const rows = await db.query(
+      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()`,
+      [`%${text}%`],
+    );
+    if (rows.length > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no session ran ${text} within ${timeoutMs}ms`);
+}
+
+async function serverState(): Promise<{ sleeping: number; advisory: number }> {
+  const [row] = await db.query<{ sleeping: number; advisory: number }>(
+    `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep%' AND state = 'active' AND pid <> pg_backend_pid()) AS sleeping,
+            (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS advisory`,
+  );
+  return row ?? { sleeping: -1, advisory: -1 };
+}
+
+// The sleep is read from a table, so that the next run of the same, unchanged file is quick.
+const SLOW = `CREATE TABLE slow_done (id int);
+SELECT pg_sleep((SELECT seconds FROM sleep_for));
+`;
+
+describe('signals during a migration', () => {
+  beforeEach(async () => {
+    await db.query('CREATE TABLE sleep_for (seconds int); INSERT INTO sleep_for VALUES (30)');
+    migration('1_fast.sql', 'CREATE TABLE fast (id int);\n');
+    migration('2_slow.sql', SLOW);
+  });
+
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)(
+    '%s: the statement is cancelled, nothing recorded, lock free, exit %i within 2 s; the next run applies it',
+    async (signal, code) => {
+      const run = startCli(args(), { env: { DATABASE_URL: db.url }, cwd: dir });
+      await waitForQuery('pg_sleep');
+      const sent = Date.now();
+      run.kill(signal);
+      const result = await run;
+      expect(Date.now() - sent).toBeLessThan(2000);
+      expect(result.exitCode).toBe(code);
+      const lines = logLines(String(result.stdout));
+      expect(lines.at(-1)).toMatchObject({ event: 'done', exitCode: code });
+      expect(String(result.all)).toContain(`interrupted by ${signal}`);
+      expect(await serverState()).toEqual({ sleeping: 0, advisory: 0 });
+      const history = await db.query<{ name: string }>('SELECT name FROM preflight_migrations');
+      expect(history.map((h) => h.name)).toEqual(['1_fast.sql']);
+      expect(await db.query("SELECT 1 FROM pg_tables WHERE tablename = 'slow_done'")).toEqual([]);
+
+      await db.query('UPDATE sleep_for SET seconds = 0');
+      const next = await runCli(args(), { env: { DATABASE_URL: db.url }, cwd: dir });
+      expect(next.exitCode).toBe(0);
+      expect(logLines(next.stdout).filter((l) => l.event === 'migration.applied')).toEqual([
+        expect.objectContaining({ migration: '2_slow.sql' }),
+      ]);
+    },
+  );
+
+  it('SIGTERM half-way through a file run statement by statement leaves it recorded as failed', async () => {
+    migration(
+      '2_slow.sql',
+      `CREATE TABLE slow_done (id int);
+CREATE INDEX CONCURRENTLY slow_done_id ON slow_done (id);
+SELECT pg_sleep((SELECT seconds FROM sleep_for));
+`,
+    );
+    const run = startCli(args(), { env: { DATABASE_URL: db.url }, cwd: dir });
+    await waitForQuery('pg_sleep');
+    run.kill('SIGTERM');
+    const result = await run;
+    expect(result.exitCode).toBe(143);
+    expect(await serverState()).toEqual({ sleeping: 0, advisory: 0 });
+    const rows = await db.query<{ name: string; finished: boolean }>(
+      'SELECT name, finished_at IS NOT NULL AS finished FROM preflight_migrations ORDER BY version',
+    );
+    expect(rows).toEqual([
+      { name: '1_fast.sql', finished: true },
+      { name: '2_slow.sql', finished: false },
+    ]);
+    const next = await runCli(args(), { env: { DATABASE_URL: db.url }, cwd: dir });
+    expect(next.exitCode).toBe(6);
+    expect(next.all).toContain('preflight resolve --rolled-back 2_slow.sql');
+  });
+});
