@@ -22,7 +22,7 @@ export function validateExpectedSchema(value: unknown): string[] {
   }
   const schemas = validateSchemas(value.schemas, problems) ?? DEFAULT_SCHEMAS;
   for (const [key, item] of Object.entries(value)) {
-    const at = pathOf('', key);
+    const at = locate(undefined, key);
     const check = own(ROOT_PROPS, key);
     const top = own(TOP, key);
     if (check) expect(problems, at, item, check);
@@ -80,10 +80,31 @@ function keyProblem(
   return undefined;
 }
 
+/**
+ * Where a value sits in the document, rendered (`tables."public.users".columns.bio`) only when a
+ * problem names it: a valid file of thousands of tables then builds no path strings at all.
+ */
+class Location {
+  constructor(
+    private readonly parent: Location | undefined,
+    private readonly key: string,
+  ) {}
+
+  toString(): string {
+    return pathOf(this.parent === undefined ? '' : this.parent.toString(), this.key);
+  }
+}
+
+type At = Location | string;
+
+function locate(parent: Location | undefined, key: string): Location {
+  return new Location(parent, key);
+}
+
 /** A collection written as an object of entries or as an array of names. */
 function validateNamed(
   problems: string[],
-  at: string,
+  at: Location,
   value: unknown,
   spec: EntrySpec,
   checkKey: (name: string) => string | undefined = () => undefined,
@@ -105,29 +126,37 @@ function validateNamed(
     );
     return;
   }
-  for (const [name, entry] of Object.entries(value)) {
-    addKeyProblem(problems, pathOf(at, name), checkKey(name));
-    validateEntry(problems, pathOf(at, name), entry, spec);
+  for (const name in value) {
+    if (!Object.hasOwn(value, name)) continue;
+    const entryAt = locate(at, name);
+    addKeyProblem(problems, entryAt, checkKey(name));
+    validateEntry(problems, entryAt, value[name], spec);
   }
 }
 
-function addKeyProblem(problems: string[], at: string, problem: string | undefined): void {
+function addKeyProblem(problems: string[], at: At, problem: string | undefined): void {
   if (problem !== undefined) problems.push(`${at}: ${problem}`);
 }
 
-function validateEntry(problems: string[], at: string, value: unknown, spec: EntrySpec): void {
+function validateEntry(problems: string[], at: Location, value: unknown, spec: EntrySpec): void {
   if (!isPlainObject(value)) {
     problems.push(`${at}: expected an object, got ${describe(value)}`);
     return;
   }
-  for (const [key, item] of Object.entries(value)) {
+  // for...in and a check before any location: this loop runs for every object of the file.
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const item = value[key];
     const check = own(spec.props, key);
+    if (check) {
+      if (check(item) !== undefined) expect(problems, locate(at, key), item, check);
+      continue;
+    }
     const child = spec.collections && own(spec.collections, key);
-    if (check) expect(problems, pathOf(at, key), item, check);
-    else if (child) validateNamed(problems, pathOf(at, key), item, child);
+    if (child) validateNamed(problems, locate(at, key), item, child);
     else
       problems.push(
-        unknownProperty(pathOf(at, key), [
+        unknownProperty(locate(at, key), [
           ...Object.keys(spec.props),
           ...Object.keys(spec.collections ?? {}),
         ]),
@@ -160,12 +189,12 @@ function validateAssertions(problems: string[], value: unknown): void {
     problems.push(`assertions: the name "${name}" is used twice`);
 }
 
-function expect(problems: string[], at: string, value: unknown, check: Check): void {
+function expect(problems: string[], at: At, value: unknown, check: Check): void {
   const wanted = check(value);
   if (wanted !== undefined) problems.push(`${at}: expected ${wanted}, got ${describe(value)}`);
 }
 
-function unknownProperty(at: string, allowed: readonly string[]): string {
+function unknownProperty(at: At, allowed: readonly string[]): string {
   return `${at}: unknown property (expected one of: ${allowed.join(', ')})`;
 }
 
