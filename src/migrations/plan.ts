@@ -4,6 +4,8 @@ import type { AppliedMigration, Conflict, Layout, MigrationFile, Plan } from './
 
 /** Whether an applied row's checksum matches the file, by the layout's rule. */
 export function checksumMatches(layout: Layout, stored: string, file: MigrationFile): boolean {
+  // The common case, the checksum read with the file: no second hash of every applied file.
+  if (stored === file.checksum) return true;
   return layout === 'prisma' ? matchesPrismaChecksum(stored, file.sql) : matchesFlatChecksum(stored, file.sql);
 }
 
@@ -52,9 +54,13 @@ export function planMigrations(
       });
     }
   }
+  const failed = new Set(history.filter((r) => r.failed).map((r) => r.id));
   const applied = files.filter((f) => done.has(f.id));
-  const pending = files.filter((f) => !done.has(f.id) && !history.some((r) => r.failed && r.id === f.id));
-  const newest = [...done.keys()].filter((id) => byId.has(id)).sort((a, b) => compareIds(layout, a, b)).pop();
+  const pending = files.filter((f) => !done.has(f.id) && !failed.has(f.id));
+  let newest: string | undefined;
+  for (const id of done.keys()) {
+    if (byId.has(id) && (newest === undefined || compareIds(layout, id, newest) > 0)) newest = id;
+  }
   if (newest !== undefined) {
     for (const file of pending) {
       if (compareIds(layout, file.id, newest) < 0) {
