@@ -30,7 +30,7 @@ export async function withMigrationLock<T>(
       signal: ctx.signal,
     });
     try {
-      await assertLockHeld(session, key);
+      await assertLockHeld(session, key, ctx.logger);
       ctx.report.phase = 'migrate';
       return await fn(session);
     } finally {

@@ -1,4 +1,6 @@
+import pg from 'pg';
 import { formatDuration } from '../config/duration.js';
+import { clientOptions } from '../connection/connect.js';
 import { sleep } from '../connection/sleep.js';
 import type { Session } from '../connection/session.js';
 import { LockTimeoutError, PreflightError } from '../errors.js';
@@ -118,11 +120,54 @@ export async function releaseLock(session: Session, key: bigint, logger: Logger)
   }
 }
 
+/** The exit-2 error for a pooler in transaction mode, with what gave it away. */
+function poolerError(evidence: string): PreflightError {
+  return new PreflightError(
+    'pooler',
+    2,
+    `${evidence}: a connection pooler in transaction mode (PgBouncer) cannot hold a session advisory lock. ` +
+      'Point preflight at the database directly (on DigitalOcean: the database URL, not the connection pool URL), or use a pool in session mode',
+  );
+}
+
 /**
- * Checks that the lock is still ours on this very backend. Behind a pooler in transaction mode,
- * statements land on other backends and a session lock protects nothing.
+ * From a second connection, tries to take the lock too (and gives it back at once, in the same
+ * statement). On a direct connection or a pool in session mode it is refused: the lock is ours.
+ * Behind a pool in transaction mode the idle backend that holds our lock serves the second client
+ * as well (PgBouncer reuses the last-used server connection first), so the lock is granted there
+ * again and the pid is ours. Undefined when the probe could not connect.
  */
-export async function assertLockHeld(session: Session, key: bigint): Promise<void> {
+async function probeSecondConnection(
+  session: Session,
+  key: bigint,
+): Promise<{ pid: number; granted: boolean } | undefined> {
+  const side = new pg.Client(clientOptions(session.settings, 5000));
+  side.on('error', () => undefined);
+  try {
+    await side.connect();
+    const result = await side.query<{ pid: number; granted: boolean }>(
+      `WITH probe AS MATERIALIZED (SELECT pg_backend_pid() AS pid, pg_try_advisory_lock($1::bigint) AS granted)
+       SELECT pid, granted, CASE WHEN granted THEN pg_advisory_unlock($1::bigint) END AS undone FROM probe`,
+      [key.toString()],
+    );
+    return result.rows[0];
+  } catch {
+    return undefined;
+  } finally {
+    await side.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Checks that the lock is still ours on this very backend, and that no other client connection
+ * can share that backend. Behind a pooler in transaction mode, statements land on other backends
+ * (or other clients land on ours) and a session lock protects nothing: throws (exit 2).
+ */
+export async function assertLockHeld(
+  session: Session,
+  key: bigint,
+  logger?: Logger,
+): Promise<void> {
   const result = await session.client.query<{ pid: number; held: boolean }>(
     `SELECT pg_backend_pid() AS pid, EXISTS (
         SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
@@ -132,12 +177,23 @@ export async function assertLockHeld(session: Session, key: bigint): Promise<voi
   );
   const row = result.rows[0];
   if (!row || row.pid !== session.pid || !row.held) {
-    throw new PreflightError(
-      'pooler',
-      2,
-      'the connection changed backend under preflight (server pid ' +
-        `${session.pid} became ${row?.pid ?? 'unknown'}): a connection pooler in transaction mode (PgBouncer) cannot hold a session advisory lock. ` +
-        'Point preflight at the database directly (on DigitalOcean: the database URL, not the connection pool URL), or use a pool in session mode',
+    throw poolerError(
+      `the connection changed backend under preflight (server pid ${session.pid} became ${row?.pid ?? 'unknown'})`,
+    );
+  }
+  const probe = await probeSecondConnection(session, key);
+  if (!probe) {
+    logger?.warn(
+      { event: 'lock.probe-skipped' },
+      'could not open a second connection to check that the advisory lock is held by this session alone',
+    );
+  } else if (probe.pid === session.pid) {
+    throw poolerError(
+      `a second connection was served by the same server process as preflight's session (pid ${session.pid})`,
+    );
+  } else if (probe.granted) {
+    throw poolerError(
+      `a second connection could take the advisory lock ${key} that preflight's session had just taken`,
     );
   }
 }
