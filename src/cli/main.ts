@@ -93,7 +93,10 @@ async function execute(config: Config, logger: Logger, io: MainIo): Promise<numb
     exitCode = await COMMAND_HANDLERS[config.command](ctx);
   } catch (error) {
     // Once aborted (signal or deadline), whatever the interrupted step threw is a consequence.
-    const cause: unknown = controller.signal.aborted ? controller.signal.reason : error;
+    // (An error that wraps the reason keeps its details, e.g. what a migration was left with.)
+    const reason: unknown = controller.signal.reason;
+    const wrapsReason = error instanceof PreflightError && error.cause === reason;
+    const cause: unknown = controller.signal.aborted && !wrapsReason ? reason : error;
     exitCode = recordError(report, cause, config.database?.password, logger);
   } finally {
     if (deadline) clearTimeout(deadline);

@@ -143,7 +143,8 @@ async function failureOutcome(
     return new StepFailure(
       failure.error,
       offset,
-      'Its transaction (the BEGIN ... COMMIT of the file) was rolled back: nothing of it was applied. Fix the file and deploy again.',
+      'Its transaction (the BEGIN ... COMMIT of the file) was rolled back: nothing of it was applied.',
+      true,
     );
   }
   const where = `statement ${index + 1} of ${statements.length} (line ${statement.line})`;
@@ -153,7 +154,8 @@ async function failureOutcome(
     return new StepFailure(
       failure.error,
       offset,
-      `It runs outside a single transaction and stopped at ${where} before anything was committed: nothing of it was applied. Fix the file and deploy again.`,
+      `It runs outside a single transaction and stopped at ${where} before anything was committed: nothing of it was applied.`,
+      true,
     );
   }
   const message = failure.error instanceof Error ? failure.error.message : String(failure.error);

@@ -93,13 +93,13 @@ async function applyInTransaction(
     failed = error;
   }
   await rollback(client);
-  const outcome = 'Nothing of it was applied (rolled back). Fix the file and deploy again.';
+  const outcome = 'Nothing of it was applied (rolled back).';
   const located =
     offset === undefined
       ? undefined
       : await locateFailure(ctx, statements, failed, Date.now() - started);
-  if (located) throw new StepFailure(located.error, located.offset, outcome);
-  throw new StepFailure(failed, offset, outcome);
+  if (located) throw new StepFailure(located.error, located.offset, outcome, true);
+  throw new StepFailure(failed, offset, outcome, true);
 }
 
 /** Runs the one-transaction mode with lock-timeout retries; returns the attempts. */
@@ -164,7 +164,9 @@ export async function applyMigration(
   let mode = statementsMode(statements, file.noTransaction);
   let attempts: number;
   try {
-    if (ctx.signal?.aborted) throw new StepFailure(ctx.signal.reason, 0, 'It was not started.');
+    if (ctx.signal?.aborted) {
+      throw new StepFailure(ctx.signal.reason, 0, 'It was not started.', true);
+    }
     try {
       attempts = await runMode(ctx, file, mode, statements);
     } catch (error) {
@@ -193,16 +195,18 @@ async function migrationFailure(
   const step = thrown instanceof StepFailure ? thrown : new StepFailure(thrown, 0, '');
   const reason: unknown = ctx.signal?.aborted ? ctx.signal.reason : undefined;
   if (reason instanceof PreflightError) {
+    const next = step.clean ? ' It runs on the next deploy.' : '';
     return new PreflightError(
       reason.code,
       reason.exitCode,
-      `${reason.message}; migration ${file.name}: ${step.outcome}`,
+      `${reason.message}; migration ${file.name}: ${step.outcome}${next}`,
       { cause: reason, details: { migration: file.name } },
     );
   }
   if (step.error instanceof PreflightError) return step.error;
+  const outcome = `${step.outcome}${step.clean ? ' Fix the file and deploy again.' : ''}`;
   if (!isPgError(step.error)) {
-    return new MigrationError(`migration ${file.name} failed: ${step.message}. ${step.outcome}`, {
+    return new MigrationError(`migration ${file.name} failed: ${step.message}. ${outcome}`, {
       cause: step.error,
       details: { migration: file.name },
     });
@@ -230,7 +234,7 @@ async function migrationFailure(
         ? `\n  the statement ran longer than --statement-timeout ${formatDuration(ctx.statementTimeoutMs)} (or another session cancelled it)`
         : '\n  another session cancelled the statement';
   }
-  return new MigrationError(`migration ${file.name} failed:\n  ${text}${extra}\n${step.outcome}`, {
+  return new MigrationError(`migration ${file.name} failed:\n  ${text}${extra}\n${outcome}`, {
     cause: step.error,
     details: {
       migration: file.name,

@@ -16,8 +16,10 @@ export class StepFailure extends Error {
     readonly error: unknown,
     /** Offset in the file of the text that failed; undefined when the failure is not in the file. */
     readonly offset: number | undefined,
-    /** What the database is left with, and the human's next step. */
+    /** What the database is left with (and, when a human must act, what to do). */
     readonly outcome: string,
+    /** Nothing of the migration was applied or recorded: it simply runs again next time. */
+    readonly clean = false,
   ) {
     super(error instanceof Error ? error.message : String(error));
   }

@@ -71,7 +71,9 @@ describe('signals during a migration', () => {
       expect(result.exitCode).toBe(code);
       const lines = logLines(String(result.stdout));
       expect(lines.at(-1)).toMatchObject({ event: 'done', exitCode: code });
-      expect(String(result.all)).toContain(`interrupted by ${signal}`);
+      expect(String(result.all)).toContain(
+        `interrupted by ${signal}; migration 2_slow.sql: Nothing of it was applied (rolled back). It runs on the next deploy.`,
+      );
       expect(await serverState()).toEqual({ sleeping: 0, advisory: 0 });
       const history = await db.query<{ name: string }>('SELECT name FROM preflight_migrations');
       expect(history.map((h) => h.name)).toEqual(['1_fast.sql']);
@@ -99,6 +101,9 @@ SELECT pg_sleep((SELECT seconds FROM sleep_for));
     run.kill('SIGTERM');
     const result = await run;
     expect(result.exitCode).toBe(143);
+    expect(String(result.all)).toMatch(
+      /interrupted by SIGTERM; migration 2_slow.sql: .*stopped at statement 3 of 3 .*recorded as failed/,
+    );
     expect(await serverState()).toEqual({ sleeping: 0, advisory: 0 });
     const rows = await db.query<{ name: string; finished: boolean }>(
       'SELECT name, finished_at IS NOT NULL AS finished FROM preflight_migrations ORDER BY version',
