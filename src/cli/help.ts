@@ -39,9 +39,16 @@ Writes the exhaustive expected-schema file from the connected database (keeping 
 assertions). --from-migrations builds a scratch database from the migrations and seeds first
 (and drops it); --check compares with the committed file instead of writing (exit 8 if stale).`,
   resolve: `preflight resolve --applied NAME | --rolled-back NAME
-Repairs the history for one migration after a human fixed the database by hand.`,
+Repairs the history for one migration after a human fixed the database by hand; under the lock,
+writes the history only. --applied: its changes are in the database (a failed migration finished
+by hand, a pending one applied by hand, or an edited file that matches the database).
+--rolled-back: a failed migration's changes were undone; the next run applies the file again.
+NAME is the file name (flat) or folder name (prisma). Exit 2 for an unknown NAME, 6 when the
+history makes the request meaningless (already applied, not failed).`,
   baseline: `preflight baseline --to NAME
-Marks every migration up to NAME as applied without running it (adopting an existing database).`,
+Marks every migration up to NAME as applied without running it (adopting an existing database);
+under the lock, writes the history only. Exit 2 for an unknown NAME, 6 when NAME is already
+applied or a migration up to it failed.`,
   new: `preflight new NAME
 Creates the next migration file, with the right prefix for the directory's layout.`,
   help: `preflight help [COMMAND]`,
