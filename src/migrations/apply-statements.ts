@@ -32,7 +32,7 @@ interface StatementFailure {
 
 // The history row is written where the migration left the session: its search_path and role
 // would decide which table the row goes to, so both return to the session's own for the row.
-const SESSION_DEFAULTS = 'SET LOCAL search_path TO DEFAULT; SET LOCAL ROLE NONE';
+const SESSION_DEFAULTS = 'SET LOCAL search_path TO DEFAULT; SET LOCAL role TO DEFAULT';
 
 /** SQL that records a finished migration inside the transaction that applied it. */
 export function historyRowSql(ctx: ApplyContext, file: MigrationFile, started: number): string {

@@ -50,7 +50,8 @@ async function locateFailure(
 ): Promise<{ error: unknown; offset: number } | undefined> {
   const code = sqlState(error);
   if (statements.length < 2 || elapsedMs > REPLAY_LIMIT_MS || ctx.signal?.aborted) return undefined;
-  if (!isPgError(error) || error.position || code === LOCK_NOT_AVAILABLE || code === QUERY_CANCELED) {
+  const expected = code === LOCK_NOT_AVAILABLE || code === QUERY_CANCELED;
+  if (!isPgError(error) || error.position || expected || NEEDS_AUTOCOMMIT.has(code ?? '')) {
     return undefined;
   }
   const { client } = ctx.session;

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -9,7 +10,6 @@ import type { Layout, MigrationFile, MigrationSet } from './types.js';
 // `<version>_<name>.sql`, golang-migrate's `.up.sql` (its `.down.sql` never runs), dbmate's `-`.
 const FLAT_FILE = /^(\d+)(?:[_-].*?)?(?:\.up)?\.sql$/;
 const FLAT_DOWN = /^\d+(?:[_-].*)?\.down\.sql$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 interface Entry {
   readonly name: string;
@@ -34,13 +34,21 @@ function listEntries(dir: string, problems: string[]): Entry[] {
   });
 }
 
-/** Reads a migration as UTF-8 text; the byte-order mark is kept for the checksum. */
+/**
+ * Reads a migration as UTF-8 text; the byte-order mark is kept for the checksum. Read straight
+ * into a string (a Buffer per file costs megabytes of peak memory over hundreds of files); only
+ * a text with U+FFFD, what invalid bytes decode to, is read again to check its bytes.
+ */
 function readSql(file: string, problems: string[]): string | undefined {
   try {
-    return utf8.decode(readFileSync(file));
+    const text = readFileSync(file, 'utf8');
+    if (text.includes('\uFFFD') && !isUtf8(readFileSync(file))) {
+      problems.push(`${file} is not valid UTF-8: save it as UTF-8`);
+      return undefined;
+    }
+    return text;
   } catch (error) {
-    const reason = error instanceof TypeError ? 'is not valid UTF-8: save it as UTF-8' : `cannot be read: ${(error as Error).message}`;
-    problems.push(`${file} ${reason}`);
+    problems.push(`${file} cannot be read: ${(error as Error).message}`);
     return undefined;
   }
 }
@@ -142,6 +150,20 @@ function readFlat(dir: string, entries: readonly Entry[], problems: string[]): M
   return { layout: 'flat', dir, files, warnings };
 }
 
+const POSTGRES_PROVIDERS = new Set(['postgresql', 'postgres', 'cockroachdb']);
+
+/** The provider named in migration_lock.toml, as Prisma reads it; undefined when there is none. */
+function lockedProvider(dir: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path.join(dir, 'migration_lock.toml'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const line = text.split(/\r?\n/).find((l) => l.startsWith('provider'));
+  return line?.replace(/^provider\s*=\s*/, '').trim().replace(/^"|"$/g, '');
+}
+
 function readPrisma(dir: string, entries: readonly Entry[], problems: string[]): MigrationSet {
   const warnings: string[] = [];
   const files: MigrationFile[] = [];
@@ -149,6 +171,12 @@ function readPrisma(dir: string, entries: readonly Entry[], problems: string[]):
   if (flat.length > 0) {
     problems.push(
       `${dir} mixes both layouts: prisma folders and flat files (${flat.map((e) => e.name).slice(0, 3).join(', ')}); keep one layout per directory`,
+    );
+  }
+  const provider = lockedProvider(dir);
+  if (provider !== undefined && !POSTGRES_PROVIDERS.has(provider)) {
+    problems.push(
+      `${path.join(dir, 'migration_lock.toml')} says provider = "${provider}": these migrations were written for another database, not PostgreSQL (Prisma's P3019)`,
     );
   }
   for (const entry of entries) {

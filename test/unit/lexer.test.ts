@@ -468,9 +468,11 @@ describe('against a real server', () => {
           (error: { code?: string }) => error.code,
         );
         await client.query('ROLLBACK');
-        refused[sql] = code === '25001'; // active_sql_transaction
+        // A form this server version does not know (CLUSTER (VERBOSE) before 17) fails anyway.
+        if (code !== '42601') refused[sql] = code === '25001'; // active_sql_transaction
       }
-      expect(Object.fromEntries(probes.map((sql) => [sql, isNonTransactional(sql)]))).toEqual(
+      const known = probes.filter((sql) => sql in refused);
+      expect(Object.fromEntries(known.map((sql) => [sql, isNonTransactional(sql)]))).toEqual(
         refused,
       );
     } finally {
