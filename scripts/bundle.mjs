@@ -38,6 +38,8 @@ const result = await build({
   external: [...NEVER_LOADED],
   define: { __PREFLIGHT_VERSION__: JSON.stringify(version) },
   metafile: true,
+  // Runs first: V8 settings for a short-lived process (see the file).
+  inject: ['src/cli/v8-flags.ts'],
   plugins: [pgNodeSockets],
   logLevel: 'warning',
 });
