@@ -16,14 +16,35 @@ const onSigint = (): void => onInterrupt('SIGINT');
 process.on('SIGTERM', onSigterm);
 process.on('SIGINT', onSigint);
 
+/**
+ * process.execve where Node.js offers it. Node.js ignores SIGPIPE and SIGXFSZ, and execve(2) keeps
+ * ignored signals ignored; adding and removing a listener resets them to the default first, so the
+ * app starts with the dispositions a spawned child gets. If execve fails, a no-op listener keeps
+ * them harmless for the child-process fallback.
+ */
+function nodeExecve(): Execve | undefined {
+  const execve = (process as { execve?: Execve }).execve;
+  if (typeof execve !== 'function') return undefined;
+  return (file, args, env) => {
+    const ignore = (): void => undefined;
+    for (const signal of ['SIGPIPE', 'SIGXFSZ'] as const)
+      process.on(signal, ignore).off(signal, ignore);
+    try {
+      return execve.call(process, file, args, env);
+    } catch (error) {
+      for (const signal of ['SIGPIPE', 'SIGXFSZ'] as const) process.on(signal, ignore);
+      throw error;
+    }
+  };
+}
+
 /** What runApp may do to this process: inherit its environment, forward its signals, execve. */
 function appHost(): AppHost {
-  const execve = (process as { execve?: Execve }).execve;
   return {
     env: process.env,
     cwd: process.cwd(),
     stderr: process.stderr,
-    execve: typeof execve === 'function' ? execve.bind(process) : undefined,
+    execve: nodeExecve(),
     onSignal(signal, handler) {
       process.on(signal, handler);
       return () => process.off(signal, handler);

@@ -144,6 +144,37 @@ describe('run -- CMD after a successful run', () => {
   });
 });
 
+describe('run -- CMD where Node.js offers process.execve', () => {
+  // Node.js 20 has none: a preloaded stand-in records the call and runs the program.
+  it('replaces preflight with the app, resolved on PATH, with the default SIGPIPE and SIGXFSZ', async () => {
+    const log = path.join(scratchDir(), 'execve.json');
+    const result = await runCli(
+      ['run', '--', 'sh', '-c', 'echo "replaced: $APP_GREETING"; exit 5'],
+      {
+        env: {
+          DATABASE_URL: db.url,
+          APP_GREETING: 'hi',
+          NODE_OPTIONS: `--require ${path.resolve('test/fixtures/fake-execve.cjs')}`,
+          FAKE_EXECVE_LOG: log,
+        },
+      },
+    );
+    expect(result.exitCode).toBe(5);
+    expect(result.stdout).toContain('replaced: hi');
+    const call = JSON.parse(readFileSync(log, 'utf8')) as {
+      file: string;
+      args: string[];
+      env: Record<string, string>;
+      sigpipeIgnored: boolean;
+      sigxfszIgnored: boolean;
+    };
+    expect(['/bin/sh', '/usr/bin/sh']).toContain(call.file);
+    expect(call.args).toEqual(['sh', '-c', 'echo "replaced: $APP_GREETING"; exit 5']);
+    expect(call.env).toMatchObject({ APP_GREETING: 'hi', DATABASE_URL: db.url });
+    expect(call).toMatchObject({ sigpipeIgnored: false, sigxfszIgnored: false });
+  });
+});
+
 describe('run -- CMD when the run fails: the app never starts', () => {
   function markerApp(dir: string): { argv: string[]; marker: string } {
     const marker = path.join(dir, 'app-started');
