@@ -96,7 +96,8 @@ export class LockRetry {
       `${this.migration}: a table it needs is locked by another session (lock_timeout ` +
         `${formatDuration(ddlLockTimeoutMs)}); rolled back, retry ${this.retries}/${ddlRetries} in ${formatDuration(delay)}`,
     );
-    await sleep(delay, signal);
-    return true;
+    // Interrupted while waiting: no retry, the caller reports the failure it has.
+    await sleep(delay, signal).catch(() => undefined);
+    return !signal?.aborted;
   }
 }
