@@ -53,7 +53,10 @@ async function withEmbeddedPostgres() {
   if (fresh) await pg.initialise();
   await pg.start();
   try {
-    return await runPreflight({ ...process.env, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres` });
+    return await runPreflight({
+      ...process.env,
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    });
   } finally {
     await pg.stop();
   }

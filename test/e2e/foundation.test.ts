@@ -174,14 +174,12 @@ describe('history conflicts', () => {
 
   it('does not count a change of line endings as an edit', async () => {
     const dir = scratchDir({ migrations: true, seeds: true });
-    expect(
-      (await runCli(['run'], { cwd: dir, env: { DATABASE_URL: db.url } })).exitCode,
-    ).toBe(0);
+    expect((await runCli(['run'], { cwd: dir, env: { DATABASE_URL: db.url } })).exitCode).toBe(0);
     const file = path.join(dir, 'migrations', '0001_initial_schema.sql');
     writeFileSync(file, readFileSync(file, 'utf8').replace(/\n/g, '\r\n'));
-    expect(
-      (await runCli(['status'], { cwd: dir, env: { DATABASE_URL: db.url } })).exitCode,
-    ).toBe(0);
+    expect((await runCli(['status'], { cwd: dir, env: { DATABASE_URL: db.url } })).exitCode).toBe(
+      0,
+    );
   });
 });
 

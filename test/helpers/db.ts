@@ -19,7 +19,10 @@ export function urlFor(database: string, base = adminUrl()): string {
 export interface TestDatabase {
   readonly name: string;
   readonly url: string;
-  query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<T[]>;
   drop(): Promise<void>;
 }
 
