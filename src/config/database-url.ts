@@ -9,6 +9,8 @@ export interface ConnectionSettings {
   readonly database: string;
   readonly ssl: false | ConnectionOptions;
   readonly sslmode: SslMode;
+  /** The search_path of every connection (Prisma URLs' `?schema=`); the server default when undefined. */
+  readonly schema?: string;
   /** The URL with the password replaced by `*****`, safe for logs and errors. */
   readonly redacted: string;
 }
@@ -50,6 +52,8 @@ export interface UrlParts {
   database?: string;
   sslmode?: string;
   sslrootcert?: string;
+  /** Prisma's `?schema=`: the schema migrations run in (search_path). */
+  schema?: string;
 }
 
 /** Parses a `postgres://` or `postgresql://` URL; returns a problem (with the password redacted) when malformed. */
@@ -81,6 +85,7 @@ export function parseDatabaseUrl(text: string): UrlParts | string {
     database: decode(url.pathname.replace(/^\//, '')) ?? params.get('dbname') ?? undefined,
     sslmode: params.get('sslmode') ?? undefined,
     sslrootcert: params.get('sslrootcert') ?? undefined,
+    schema: params.get('schema') ?? undefined,
   };
   return parts;
 }

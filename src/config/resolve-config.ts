@@ -254,6 +254,7 @@ function resolveDatabase(
     sslmode,
     ssl: buildTlsOptions(sslmode, ca),
     redacted,
+    ...(parts.schema ? { schema: parts.schema } : {}),
   });
 }
 

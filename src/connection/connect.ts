@@ -42,7 +42,15 @@ export function clientOptions(
     application_name: 'preflight',
     connectionTimeoutMillis: Math.max(1, Math.round(connectTimeoutMs)),
     keepAlive: true,
+    // A startup option, not a SET: it stays the session default across RESET ALL.
+    ...(settings.schema ? { options: `-c search_path=${searchPathOption(settings.schema)}` } : {}),
   };
+}
+
+/** The schema as a search_path value inside a startup `options` string (spaces escaped). */
+export function searchPathOption(schema: string): string {
+  const quoted = `"${schema.replace(/"/g, '""')}"`;
+  return quoted.replace(/\\/g, '\\\\').replace(/ /g, '\\ ');
 }
 
 /** Whether a connection error may pass by waiting (refused, DNS, starting up, timeouts). */

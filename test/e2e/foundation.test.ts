@@ -279,3 +279,20 @@ describe('replicas', () => {
     expect(history[0]?.n).toBe(repoMigrationNames().length);
   });
 });
+
+describe('a Prisma URL with ?schema=', () => {
+  it('applies the migrations in that schema', async () => {
+    await db.query('CREATE SCHEMA "app data"');
+    const dir = scratchDir();
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.join(dir, 'migrations'));
+    writeFileSync(path.join(dir, 'migrations', '1_t.sql'), 'CREATE TABLE things (id int);\n');
+    const url = `${db.url}?schema=${encodeURIComponent('app data')}`;
+    const result = await runCli(['migrate', ...migrateOnly(dir)], { env: { DATABASE_URL: url } });
+    expect(result.exitCode).toBe(0);
+    const rows = await db.query<{ schemaname: string }>(
+      "SELECT schemaname FROM pg_tables WHERE tablename = 'things'",
+    );
+    expect(rows).toEqual([{ schemaname: 'app data' }]);
+  });
+});

@@ -190,3 +190,10 @@ describe('redactUrl', () => {
     ['postgres://u@h/d', 'postgres://u@h/d'],
   ])('%s', (input, output) => expect(redactUrl(input)).toBe(output));
 });
+
+describe('Prisma ?schema=', () => {
+  it('becomes the search_path of every connection', () => {
+    const config = resolve(['run'], { DATABASE_URL: 'postgres://a@h/d?schema=tenant%20one' });
+    expect(config.database?.schema).toBe('tenant one');
+  });
+});
