@@ -1,14 +1,43 @@
+import { existsSync } from 'node:fs';
+import { DriftError } from '../errors.js';
+import type { MigrationSet } from '../migrations/types.js';
 import type { CommandContext } from '../pipeline/context.js';
+import { assertNoConflicts, loadMigrations, planFromDatabase } from '../pipeline/migrate-step.js';
 import { loadSeeds, seedRowsCheck } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
 import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
 
-/** `preflight verify`: expected schema, assertions and seed rows; read-only, no lock. Exit 8 on drift. */
+/** The migrations, when there is a directory to read (an absent default is not an error here). */
+function migrationsIfPresent(ctx: CommandContext): MigrationSet | undefined {
+  const { migrations } = ctx.config;
+  return migrations.explicit || existsSync(migrations.path) ? loadMigrations(ctx) : undefined;
+}
+
+/**
+ * `preflight verify`: expected schema, assertions, seed rows and the migration history, like the
+ * audit of the origin story; read-only, no lock. Exit 8 on drift (pending migrations included),
+ * 6 on a history conflict; the report always shows every check.
+ */
 export async function verifyCommand(ctx: CommandContext): Promise<number> {
+  const set = migrationsIfPresent(ctx);
   const seeds = loadSeeds(ctx);
   const expected = await loadExpected(ctx);
-  await withSession(ctx, (session) =>
-    verifyDatabase(ctx, session.client, expected, seedRowsCheck(seeds)),
-  );
+  await withSession(ctx, async (session) => {
+    const plan = set ? await planFromDatabase(ctx, session, set) : undefined;
+    let drift: DriftError | undefined;
+    try {
+      await verifyDatabase(ctx, session.client, expected, seedRowsCheck(seeds));
+    } catch (error) {
+      if (!(error instanceof DriftError)) throw error;
+      drift = error;
+    }
+    if (plan) assertNoConflicts(plan);
+    if (drift) throw drift;
+    if (plan && plan.pending.length > 0) {
+      throw new DriftError(
+        `${plan.pending.length} migration(s) not applied: ${plan.pending.map((f) => f.name).join(', ')}`,
+      );
+    }
+  });
   return 0;
 }

@@ -338,3 +338,19 @@ async function firstValue(url: string, sql: string): Promise<string> {
     await client.end();
   }
 }
+
+describe('preflight verify and the migration history', () => {
+  it('a pending migration is drift: exit 8, the report names it and says how to apply it', async () => {
+    const db = await copyOfGolden();
+    const dir = scratchDir({ migrations: true, seeds: true });
+    writeFileSync(
+      path.join(dir, 'migrations', '0013_add_audit.sql'),
+      'CREATE TABLE audit (id int);\n',
+    );
+    const result = await runCli(['verify'], { cwd: dir, env: { DATABASE_URL: db.url } });
+    expect(result.exitCode).toBe(8);
+    expect(result.stderr).toMatch(/✗ Migrations\s+12\/13 applied, 1 pending/);
+    expect(result.stderr).toContain('0013_add_audit.sql');
+    expect(result.stderr).toContain('preflight migrate');
+  });
+});
