@@ -4,41 +4,7 @@ import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_PASSWORD } from '../helpers/secrets.mjs';
 import { logLines, repoMigrationNames, runCli, scratchDir, startCli } from '../helpers/cli.js';
-
-const ORIGIN_TABLES = [
-  'activity_logs',
-  'admins',
-  'onboarding_applications',
-  'customer_users',
-  'customers',
-  'users',
-  'plans',
-  'subscriptions',
-  'invoices',
-  'payments',
-  'developer_projects',
-  'project_budgets',
-  'budget_line_items',
-  'project_expenses',
-  'project_invoices',
-  'purchase_orders',
-  'vendors',
-  'project_milestones',
-  'project_forecasts',
-  'storage_usage',
-  'storage_transactions',
-  'invoice_attachments',
-  'team_roles',
-  'team_members',
-  'invoice_approval_workflows',
-  'invoice_approvals',
-  'approval_history',
-  'notifications',
-  'notification_preferences',
-  'email_queue',
-  'notification_templates',
-  'notification_logs',
-];
+import { ORIGIN_TABLES } from '../helpers/origin.js';
 
 let db: TestDatabase;
 beforeEach(async () => {

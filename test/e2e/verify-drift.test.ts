@@ -3,6 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { adminUrl, createTestDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
 import { logLines, runCli, scratchDir } from '../helpers/cli.js';
+import { ORIGIN_TABLES } from '../helpers/origin.js';
 
 let golden: TestDatabase;
 const created: string[] = [];
@@ -237,40 +238,6 @@ describe('preflight verify on the shipped database', () => {
 });
 
 describe('a hand-written partial expected-schema file', () => {
-  const TABLES = [
-    'activity_logs',
-    'admins',
-    'onboarding_applications',
-    'customer_users',
-    'customers',
-    'users',
-    'plans',
-    'subscriptions',
-    'invoices',
-    'payments',
-    'developer_projects',
-    'project_budgets',
-    'budget_line_items',
-    'project_expenses',
-    'project_invoices',
-    'purchase_orders',
-    'vendors',
-    'project_milestones',
-    'project_forecasts',
-    'storage_usage',
-    'storage_transactions',
-    'invoice_attachments',
-    'team_roles',
-    'team_members',
-    'invoice_approval_workflows',
-    'invoice_approvals',
-    'approval_history',
-    'notifications',
-    'notification_preferences',
-    'email_queue',
-    'notification_templates',
-    'notification_logs',
-  ];
   const COLUMNS: Record<string, string[]> = {
     users: ['bio', 'is_temp_password', 'temp_password_expires_at', 'must_change_password'],
     customers: ['storage_used', 'storage_limit', 'storage_last_calculated', 'licenseNumber'],
@@ -281,7 +248,7 @@ describe('a hand-written partial expected-schema file', () => {
     const dir = scratchDir();
     mkdirSync(path.join(dir, 'x'));
     const tables = Object.fromEntries(
-      TABLES.map((t) => [`public.${t}`, COLUMNS[t] ? { columns: COLUMNS[t] } : {}]),
+      ORIGIN_TABLES.map((t) => [`public.${t}`, COLUMNS[t] ? { columns: COLUMNS[t] } : {}]),
     );
     const file = path.join(dir, 'x', 'partial.json');
     writeFileSync(
