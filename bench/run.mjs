@@ -3,6 +3,7 @@
 //
 //   node bench/run.mjs [--runs N] [--warmup N] [--only noop,cold,verify,replicas]
 //                      [--tables N] [--migrations N] [--replicas N] [--cpu-prof] [--reuse]
+//                      [--embedded]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -305,7 +306,7 @@ async function main() {
   if (!existsSync(BUNDLE))
     throw new Error(`${BUNDLE} is missing: run \`npm run build\` first (npm run bench does)`);
   mkdirSync(WORK, { recursive: true });
-  const server = await findServer();
+  const server = await findServer({ embedded: options.embedded });
   const rows = [];
   try {
     const pg = await describeServer(server.url);
@@ -358,6 +359,7 @@ function parseOptions(argv) {
     replicas: 16,
     only: undefined,
     cpuProf: false,
+    embedded: false,
     reuse: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -381,6 +383,7 @@ function parseOptions(argv) {
     else if (arg === '--only') out.only = next().split(',');
     else if (arg === '--cpu-prof') out.cpuProf = true;
     else if (arg === '--reuse') out.reuse = true;
+    else if (arg === '--embedded') out.embedded = true;
     else throw new Error(`unknown option ${arg}`);
   }
   return out;

@@ -7,14 +7,15 @@ const LOCAL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /**
  * BENCH_DATABASE_URL, else TEST_DATABASE_URL (the tests' server), else 127.0.0.1:5432 when it
- * answers and lets `postgres` in, else an embedded Postgres started like the tests do.
+ * answers and lets `postgres` in, else (or when `embedded`) an embedded Postgres started like the
+ * tests do.
  * Resolves { url, source, stop }.
  */
-export async function findServer(env = process.env) {
-  for (const name of ['BENCH_DATABASE_URL', 'TEST_DATABASE_URL']) {
+export async function findServer({ env = process.env, embedded = false } = {}) {
+  for (const name of embedded ? [] : ['BENCH_DATABASE_URL', 'TEST_DATABASE_URL']) {
     if (env[name]) return { url: env[name], source: name, stop: async () => undefined };
   }
-  if ((await portAnswers('127.0.0.1', 5432)) && (await canLogIn(LOCAL))) {
+  if (!embedded && (await portAnswers('127.0.0.1', 5432)) && (await canLogIn(LOCAL))) {
     return { url: LOCAL, source: '127.0.0.1:5432', stop: async () => undefined };
   }
   const { startEmbeddedPostgres } = await import('../../test/helpers/embedded.mjs');
