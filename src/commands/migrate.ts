@@ -23,14 +23,14 @@ export async function withMigrationLock<T>(
   const key = historyStore(set.layout).lockKey;
   return withSession(ctx, async (session) => {
     ctx.report.phase = 'lock';
-    await acquireLock(session, {
+    const lockPid = await acquireLock(session, {
       key,
       timeoutMs: ctx.config.lockTimeoutMs,
       logger: ctx.logger,
       signal: ctx.signal,
     });
     try {
-      await assertLockHeld(session, key, ctx.logger);
+      await assertLockHeld(session, key, ctx.logger, lockPid);
       ctx.report.phase = 'migrate';
       return await fn(session);
     } finally {

@@ -72,14 +72,15 @@ export function describeHolder(holder: LockHolder | undefined): string {
 
 /**
  * Takes the session-level advisory lock by polling pg_try_advisory_lock (a waiter never blocks
- * CREATE INDEX CONCURRENTLY), logging the holder every 10 s. Throws LockTimeoutError (exit 4).
+ * CREATE INDEX CONCURRENTLY), logging the holder every 10 s. Returns the pid of the backend that
+ * granted it (the session's own, unless a pooler moved the statement). Throws LockTimeoutError (exit 4).
  */
-export async function acquireLock(session: Session, options: LockOptions): Promise<void> {
+export async function acquireLock(session: Session, options: LockOptions): Promise<number> {
   const started = Date.now();
   let nextReport = started;
   for (;;) {
-    const result = await session.client.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_lock($1::bigint) AS locked',
+    const result = await session.client.query<{ locked: boolean; pid: number }>(
+      'SELECT pg_try_advisory_lock($1::bigint) AS locked, pg_backend_pid() AS pid',
       [options.key.toString()],
     );
     if (result.rows[0]?.locked) {
@@ -87,7 +88,7 @@ export async function acquireLock(session: Session, options: LockOptions): Promi
         { event: 'lock.acquired', key: options.key.toString(), durationMs: Date.now() - started },
         'advisory lock acquired',
       );
-      return;
+      return result.rows[0].pid;
     }
     const waited = Date.now() - started;
     if (waited >= options.timeoutMs) {
@@ -130,70 +131,140 @@ function poolerError(evidence: string): PreflightError {
   );
 }
 
-/**
- * From a second connection, tries to take the lock too (and gives it back at once, in the same
- * statement). On a direct connection or a pool in session mode it is refused: the lock is ours.
- * Behind a pool in transaction mode the idle backend that holds our lock serves the second client
- * as well (PgBouncer reuses the last-used server connection first), so the lock is granted there
- * again and the pid is ours. Undefined when the probe could not connect.
- */
-async function probeSecondConnection(
+/** Rounds of (own check, probe): a pool in transaction mode under contention may hide once, rarely thrice. */
+const PROBE_ROUNDS = 3;
+
+const PROBE_SQL = `WITH probe AS MATERIALIZED (SELECT pg_backend_pid() AS pid, pg_try_advisory_lock($1::bigint) AS granted)
+  SELECT pid, granted, CASE WHEN granted THEN pg_advisory_unlock($1::bigint) END AS undone FROM probe`;
+
+const HELD_SQL = `SELECT pg_backend_pid() AS pid, EXISTS (
+    SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+      AND objsubid = 1 AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid
+  ) AS held`;
+
+/** Whether this session's own statement still runs on its backend, which holds the lock. */
+async function checkOwnBackend(session: Session, key: bigint): Promise<PreflightError | undefined> {
+  const result = await session.client.query<{ pid: number; held: boolean }>(HELD_SQL, [
+    key.toString(),
+  ]);
+  const row = result.rows[0];
+  if (row && row.pid === session.pid && row.held) return undefined;
+  return poolerError(
+    `the connection changed backend under preflight (server pid ${session.pid} became ${row?.pid ?? 'unknown'})`,
+  );
+}
+
+/** From a second connection: whether it shares the session's backend or can take the lock too. */
+async function probe(
+  side: pg.Client,
   session: Session,
   key: bigint,
-): Promise<{ pid: number; granted: boolean } | undefined> {
-  const side = new pg.Client(clientOptions(session.settings, 5000));
-  side.on('error', () => undefined);
-  try {
-    await side.connect();
-    const result = await side.query<{ pid: number; granted: boolean }>(
-      `WITH probe AS MATERIALIZED (SELECT pg_backend_pid() AS pid, pg_try_advisory_lock($1::bigint) AS granted)
-       SELECT pid, granted, CASE WHEN granted THEN pg_advisory_unlock($1::bigint) END AS undone FROM probe`,
-      [key.toString()],
+): Promise<PreflightError | undefined> {
+  const row = (await side.query<{ pid: number; granted: boolean }>(PROBE_SQL, [key.toString()]))
+    .rows[0];
+  if (row?.pid === session.pid) {
+    return poolerError(
+      `a second connection was served by the same server process as preflight's session (pid ${session.pid})`,
     );
-    return result.rows[0];
-  } catch {
-    return undefined;
-  } finally {
-    await side.end().catch(() => undefined);
   }
+  if (row?.granted) {
+    return poolerError(
+      `a second connection could take the advisory lock ${key} that preflight's session holds`,
+    );
+  }
+  return undefined;
+}
+
+const HOLDS = `FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+   WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $2 AND l.objsubid = 1
+     AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid`;
+
+/** Unlocks when the statement lands on the backend that holds the lock; says whether it is still held. */
+const UNLOCK_IF_THERE = `SELECT EXISTS (SELECT 1 ${HOLDS}) AS held,
+  CASE WHEN pg_backend_pid() = $2 THEN (SELECT false FROM pg_advisory_unlock_all()) END AS unlocked`;
+
+/** Ends the backend that holds the lock, only while it is idle (serving no client of the pool). */
+const END_IF_IDLE = `SELECT EXISTS (SELECT 1 ${HOLDS}) AS held,
+  (SELECT pg_terminate_backend(l.pid) ${HOLDS} AND a.state = 'idle') AS ended`;
+
+/**
+ * Behind a pool in transaction mode the lock stays with the pooled backend that granted it, and
+ * would block every later deploy. Statements sent through the pool land on it soon (PgBouncer
+ * reuses the last-used server first): keep sending the unlock from both connections for ~1 s;
+ * only then end that backend while it is idle. Returns whether the lock is gone.
+ */
+async function releaseStrayLock(
+  clients: readonly pg.ClientBase[],
+  key: bigint,
+  lockPid: number,
+): Promise<boolean> {
+  const params = [key.toString(), lockPid];
+  for (let attempt = 0; attempt < 60; attempt++) {
+    const client = clients[attempt % clients.length] as pg.ClientBase;
+    const sql = attempt < 40 ? UNLOCK_IF_THERE : END_IF_IDLE;
+    const row = (await client.query<{ held: boolean }>(sql, params).catch(() => undefined))
+      ?.rows[0];
+    if (row && !row.held) return true;
+    await sleep(25);
+  }
+  return false;
 }
 
 /**
  * Checks that the lock is still ours on this very backend, and that no other client connection
- * can share that backend. Behind a pooler in transaction mode, statements land on other backends
- * (or other clients land on ours) and a session lock protects nothing: throws (exit 2).
+ * can share that backend; throws (exit 2) behind a pooler in transaction mode, where statements
+ * land on other backends (or other clients on ours) and a session lock protects nothing.
+ *
+ * The second connection tries to take the lock too (giving it back in the same statement). On a
+ * direct connection or a pool in session mode it is refused and runs elsewhere. Behind a pool in
+ * transaction mode, the backend that holds our lock goes back to the pool after each statement
+ * and PgBouncer hands the last-used server to the next client first: the probe lands on our pid,
+ * or, when another client took it meanwhile, our own next statement moves. Each round checks
+ * both, right after each other. `lockPid` is the backend that granted the lock (acquireLock).
  */
 export async function assertLockHeld(
   session: Session,
   key: bigint,
   logger?: Logger,
+  lockPid = session.pid,
 ): Promise<void> {
-  const result = await session.client.query<{ pid: number; held: boolean }>(
-    `SELECT pg_backend_pid() AS pid, EXISTS (
-        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
-          AND objsubid = 1 AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid
-      ) AS held`,
-    [key.toString()],
+  // Short timeouts: in a full session-mode pool the probe may wait for a server that the replicas
+  // waiting for our lock occupy; then it is skipped rather than waited for.
+  const side = new pg.Client({ ...clientOptions(session.settings, 3000), query_timeout: 2000 });
+  side.on('error', () => undefined);
+  let probing = await side.connect().then(
+    () => true,
+    () => false,
   );
-  const row = result.rows[0];
-  if (!row || row.pid !== session.pid || !row.held) {
-    throw poolerError(
-      `the connection changed backend under preflight (server pid ${session.pid} became ${row?.pid ?? 'unknown'})`,
-    );
-  }
-  const probe = await probeSecondConnection(session, key);
-  if (!probe) {
+  const skip = (): void =>
     logger?.warn(
       { event: 'lock.probe-skipped' },
-      'could not open a second connection to check that the advisory lock is held by this session alone',
+      'could not use a second connection to check that the advisory lock is held by this session alone',
     );
-  } else if (probe.pid === session.pid) {
-    throw poolerError(
-      `a second connection was served by the same server process as preflight's session (pid ${session.pid})`,
-    );
-  } else if (probe.granted) {
-    throw poolerError(
-      `a second connection could take the advisory lock ${key} that preflight's session had just taken`,
-    );
+  if (!probing) skip();
+  try {
+    for (let round = 0; round < PROBE_ROUNDS; round++) {
+      let problem = await checkOwnBackend(session, key);
+      if (!problem && probing) {
+        problem = await probe(side, session, key).catch(() => {
+          probing = false;
+          skip();
+          return undefined;
+        });
+      }
+      if (problem) {
+        const clients = probing ? [session.client, side] : [session.client];
+        if (!(await releaseStrayLock(clients, key, lockPid))) {
+          logger?.error(
+            { event: 'lock.stray', pid: lockPid },
+            `the pooled server process ${lockPid} still holds advisory lock ${key}: end it with SELECT pg_terminate_backend(${lockPid})`,
+          );
+        }
+        throw problem;
+      }
+      if (!probing) break;
+    }
+  } finally {
+    await side.end().catch(() => undefined);
   }
 }
