@@ -188,6 +188,7 @@ describe('redactUrl', () => {
     ['connect to postgresql://u:p%40ss@h/d now', 'connect to postgresql://u:*****@h/d now'],
     ['host=h password=secret user=u', 'host=h password=***** user=u'],
     ['postgres://u@h/d', 'postgres://u@h/d'],
+    ['bad URL "postgres://u:se cret@h/d"', 'bad URL "postgres://u:*****@h/d"'],
   ])('%s', (input, output) => expect(redactUrl(input)).toBe(output));
 });
 
