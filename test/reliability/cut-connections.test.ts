@@ -1,0 +1,324 @@
+import pg from 'pg';
+import { logLines, runCli, scratchDir, startCli } from '../helpers/cli.js';
+import { generateHistory, inspectHistory, type GeneratedHistory } from './helpers/history.js';
+import { errorMessage, outputProblems } from './helpers/outputs.js';
+import { countFrom, seedFrom, seededRandom } from './helpers/prng.js';
+import { startProxy, type CutMode } from './helpers/proxy.js';
+import {
+  LOCK_KEY,
+  marker,
+  pausingProject,
+  projectState,
+  waitForStatement,
+  type Pause,
+} from './helpers/scenario.js';
+import {
+  advisoryLocksHeld,
+  createDatabase,
+  serverPassword,
+  serverVersion,
+  type ScratchDatabase,
+} from './helpers/server.js';
+import { writeSummary } from './helpers/summary.js';
+
+// A TCP proxy between preflight and Postgres cuts every connection at a random moment: preflight
+// must stop with the exit code and a message of the phase it was in, leave nothing half-applied,
+// and a rerun must converge. RELIABILITY_CUT_TRIALS / RELIABILITY_SEED to vary.
+const TRIALS = countFrom('RELIABILITY_CUT_TRIALS', 50);
+const MIGRATIONS = 50;
+const SEED = seedFrom('RELIABILITY_SEED', 7);
+const LANES = countFrom('RELIABILITY_LANES', 2);
+
+/** The phase a message names, and the exit code that phase must give. */
+const PHASES: Array<{ phase: string; pattern: RegExp; exitCode: number }> = [
+  { phase: 'connecting', pattern: /while connecting|while reading the database/, exitCode: 3 },
+  {
+    phase: 'connecting',
+    pattern: /connection refused by|cannot connect to .* gave up after/,
+    exitCode: 3,
+  },
+  { phase: 'waiting for the lock', pattern: /while waiting for the advisory lock/, exitCode: 4 },
+  { phase: 'reading the history', pattern: /while reading the migration history/, exitCode: 5 },
+  {
+    phase: 'applying a migration',
+    pattern: /while applying migration \d{4}_create_t_\d{4}\.sql/,
+    exitCode: 5,
+  },
+  { phase: 'seeding', pattern: /while seeding/, exitCode: 7 },
+  { phase: 'verifying', pattern: /while verifying/, exitCode: 8 },
+];
+
+interface Trial {
+  readonly index: number;
+  readonly delayMs: number;
+  readonly fromStart: boolean;
+  readonly mode: CutMode;
+  exitCode: number | undefined;
+  phase: string;
+  message: string;
+  problems: string[];
+}
+
+let history: GeneratedHistory;
+let lanes: ScratchDatabase[] = [];
+
+const args = (h: GeneratedHistory): string[] => [
+  'run',
+  '--migrations',
+  h.migrations,
+  '--seeds',
+  h.seeds,
+  '--wait',
+  '1s',
+];
+
+beforeAll(async () => {
+  history = generateHistory(scratchDir(), MIGRATIONS);
+  lanes = await Promise.all(Array.from({ length: LANES }, () => createDatabase('cut')));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(lanes.map((db) => db.drop()));
+});
+
+async function runTrial(db: ScratchDatabase, trial: Trial): Promise<void> {
+  const target = new URL(db.url);
+  const proxy = await startProxy({ host: target.hostname, port: Number(target.port) });
+  try {
+    const cli = startCli(args(history), { env: { DATABASE_URL: proxy.via(db.url) } });
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      timer ??= setTimeout(() => proxy.cut(trial.mode), trial.delayMs);
+    };
+    if (trial.fromStart) arm();
+    else cli.stdout?.on('data', (chunk: Buffer) => chunk.includes('"event":"connect"') && arm());
+    const result = await cli;
+    clearTimeout(timer);
+    const run = {
+      exitCode: result.exitCode ?? -1,
+      all: String(result.all ?? ''),
+      stdout: String(result.stdout ?? ''),
+      stderr: String(result.stderr ?? ''),
+    };
+    trial.exitCode = run.exitCode;
+    trial.problems.push(...outputProblems(run, [serverPassword()]));
+    if (run.exitCode === 0) {
+      trial.phase =
+        proxy.stats.cutAt === undefined
+          ? 'finished before the cut'
+          : 'finished (cut after the work)';
+    } else {
+      trial.message = errorMessage(run);
+      const named = PHASES.find((p) => p.pattern.test(trial.message));
+      trial.phase = named?.phase ?? 'unnamed';
+      if (!named) trial.problems.push(`the message names no phase: ${trial.message}`);
+      else if (named.exitCode !== run.exitCode)
+        trial.problems.push(
+          `exit ${run.exitCode} for ${named.phase} (expected ${named.exitCode}): ${trial.message}`,
+        );
+      if (logLines(run.stdout).at(-1)?.event !== 'done')
+        trial.problems.push('no final `done` log line');
+    }
+  } finally {
+    await proxy.close();
+  }
+  if ((await db.settle()) > 0) trial.problems.push('a cut session stayed on the server');
+  if ((await advisoryLocksHeld(db)) > 0) trial.problems.push('an advisory lock outlived the cut');
+  const atCut = await inspectHistory(db, MIGRATIONS);
+  trial.problems.push(...atCut.problems.map((p) => `after the cut: ${p}`));
+  const rerun = await runCli(args(history), { env: { DATABASE_URL: db.url } });
+  if (rerun.exitCode !== 0)
+    trial.problems.push(`the rerun exited ${rerun.exitCode}: ${rerun.all.slice(-800)}`);
+  const after = await inspectHistory(db, MIGRATIONS);
+  if (after.problems.length > 0 || after.present !== MIGRATIONS || after.seeds !== 'all') {
+    trial.problems.push(`the rerun did not converge: ${JSON.stringify(after)}`);
+  }
+  await db.reset();
+}
+
+describe(`connections cut at random moments (${TRIALS} trials)`, () => {
+  it(
+    'stops with the exit code and message of the phase, nothing half-applied, and a rerun converges',
+    async () => {
+      const env = { DATABASE_URL: lanes[0]?.url ?? '' };
+      expect((await runCli(args(history), { env })).exitCode).toBe(0);
+      expect(
+        (await runCli(['snapshot', '--migrations', history.migrations], { env })).exitCode,
+      ).toBe(0);
+      await lanes[0]?.reset();
+      const calibration = await runCli(args(history), { env });
+      expect(calibration.exitCode).toBe(0);
+      await lanes[0]?.reset();
+      const wallMs = Math.max(500, calibration.durationMs);
+      const spanMs = Math.max(
+        300,
+        Number(logLines(calibration.stdout).at(-1)?.durationMs ?? wallMs),
+      );
+
+      const random = seededRandom(SEED + 1);
+      const trials: Trial[] = Array.from({ length: TRIALS }, (_, index) => ({
+        index,
+        fromStart: index % 10 === 0,
+        delayMs: Math.round(random() * (index % 10 === 0 ? wallMs : spanMs)),
+        mode: random() < 0.5 ? 'fin' : 'rst',
+        exitCode: undefined,
+        phase: '',
+        message: '',
+        problems: [],
+      }));
+      console.log(
+        `cut trials: seed ${SEED} (RELIABILITY_SEED), ${TRIALS} trials, ${MIGRATIONS} migrations, cuts spread over ${spanMs}ms of work`,
+      );
+      const started = Date.now();
+      await Promise.all(
+        lanes.map(async (db, lane) => {
+          for (const trial of trials.filter((t) => t.index % LANES === lane))
+            await runTrial(db, trial);
+        }),
+      );
+      const byPhase: Record<string, { trials: number; exitCodes: number[] }> = {};
+      for (const t of trials) {
+        const entry = (byPhase[t.phase] ??= { trials: 0, exitCodes: [] });
+        entry.trials++;
+        if (t.exitCode !== undefined && !entry.exitCodes.includes(t.exitCode))
+          entry.exitCodes.push(t.exitCode);
+      }
+      const failures = trials.filter((t) => t.problems.length > 0);
+      const examples: Record<string, string> = {};
+      for (const t of trials)
+        if (t.message && !examples[t.phase]) examples[t.phase] = t.message.slice(0, 300);
+      writeSummary('cut-connections', {
+        server: await serverVersion(),
+        seed: SEED,
+        trials: TRIALS,
+        migrations: MIGRATIONS,
+        spanMs,
+        byPhase,
+        exitOne: trials.filter((t) => t.exitCode === 1).length,
+        inconsistent: failures.length,
+        examples,
+        suiteMs: Date.now() - started,
+        failures: failures
+          .slice(0, 20)
+          .map((t) => ({ trial: t.index, delayMs: t.delayMs, mode: t.mode, problems: t.problems })),
+      });
+      expect(
+        failures.map((t) => ({
+          trial: t.index,
+          delayMs: t.delayMs,
+          mode: t.mode,
+          problems: t.problems,
+        })),
+      ).toEqual([]);
+      expect(trials.filter((t) => t.exitCode !== 0).length).toBeGreaterThan(TRIALS / 2);
+    },
+    20 * 60_000,
+  );
+});
+
+/** One cut in the middle of each phase, where a random cut rarely lands (the phases are short). */
+const PHASE_CASES: Array<{
+  pause: Pause;
+  exitCode: number;
+  names: RegExp;
+  history: string[];
+  marks: number;
+}> = [
+  {
+    pause: 'lock',
+    exitCode: 4,
+    names: /while waiting for the advisory lock/,
+    history: [],
+    marks: 0,
+  },
+  {
+    pause: 'migration',
+    exitCode: 5,
+    names: /while applying migration 0002_slow\.sql/,
+    history: ['0001_base.sql'],
+    marks: 0,
+  },
+  {
+    pause: 'seed',
+    exitCode: 7,
+    names: /while seeding/,
+    history: ['0001_base.sql', '0002_slow.sql'],
+    marks: 0,
+  },
+  {
+    pause: 'verify',
+    exitCode: 8,
+    names: /while verifying/,
+    history: ['0001_base.sql', '0002_slow.sql'],
+    marks: 2,
+  },
+];
+const phaseResults: Array<Record<string, unknown>> = [];
+afterAll(() => writeSummary('cut-phases', { server: null, cases: phaseResults }));
+
+describe.each(PHASE_CASES)('a connection cut while $pause', (c) => {
+  it(`exits ${c.exitCode} naming the phase; the server rolls back; a rerun converges`, async () => {
+    const db = lanes[0] as ScratchDatabase;
+    await db.reset();
+    // The server notices a cut only when the running statement ends: keep it short.
+    const dir = pausingProject(c.pause === 'lock' ? undefined : c.pause, 2);
+    let holder: pg.Client | undefined;
+    if (c.pause === 'lock') {
+      holder = new pg.Client({ connectionString: db.url, application_name: 'other-deploy' });
+      holder.on('error', () => undefined);
+      await holder.connect();
+      await holder.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
+    }
+    const target = new URL(db.url);
+    const proxy = await startProxy({ host: target.hostname, port: Number(target.port) });
+    try {
+      const cli = startCli(['run', '--wait', '1s'], {
+        cwd: dir,
+        env: { DATABASE_URL: proxy.via(db.url) },
+      });
+      if (c.pause === 'lock') {
+        await new Promise<void>((resolve) =>
+          cli.stdout?.on(
+            'data',
+            (chunk: Buffer) => chunk.includes('"event":"lock.wait"') && resolve(),
+          ),
+        );
+      } else {
+        await waitForStatement(db, marker(c.pause));
+      }
+      proxy.cut('rst');
+      const raw = await cli;
+      const result = {
+        exitCode: raw.exitCode ?? -1,
+        all: String(raw.all ?? ''),
+        stdout: String(raw.stdout ?? ''),
+        stderr: String(raw.stderr ?? ''),
+      };
+      const message = errorMessage(result);
+      phaseResults.push({
+        phase: c.pause,
+        exitCode: result.exitCode,
+        message: message.slice(0, 400),
+      });
+      expect(outputProblems(result, [serverPassword()])).toEqual([]);
+      expect(message).toMatch(c.names);
+      expect(result.exitCode).toBe(c.exitCode);
+    } finally {
+      await proxy.close();
+      await holder?.end();
+    }
+    await db.settle();
+    const state = await projectState(db);
+    expect({ history: state.history, marks: state.marks, locks: state.locks }).toEqual({
+      history: c.history,
+      marks: c.marks,
+      locks: 0,
+    });
+    if (c.pause === 'migration') expect(state.tables).not.toContain('slow_a');
+    const rerun = await runCli(['run'], {
+      cwd: pausingProject(undefined, 0),
+      env: { DATABASE_URL: db.url },
+    });
+    expect(rerun.exitCode).toBe(0);
+  }, 60_000);
+});
