@@ -79,7 +79,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       const name = eq === -1 ? word.slice(2) : word.slice(2, eq);
       if (name in VALUE_FLAGS) {
         const value = eq === -1 ? words[++i] : word.slice(eq + 1);
-        if (value === undefined || (eq === -1 && value.startsWith('--'))) {
+        // The next word is the value unless it is a flag: PEM text (`-----BEGIN`) is a value.
+        if (value === undefined || (eq === -1 && (value === '--' || /^--[a-z]/i.test(value)))) {
           throw new UsageError(`flag --${name} needs a value, e.g. --${name}=VALUE`);
         }
         flags[name as ValueFlag] = value;

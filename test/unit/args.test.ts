@@ -46,6 +46,12 @@ describe('parseArgs', () => {
     expect(() => parseArgs(argv)).toThrow(message);
   });
 
+  it('takes PEM text as the value of --ca-cert', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+    expect(parseArgs(['run', '--ca-cert', pem]).flags['ca-cert']).toBe(pem);
+    expect(() => parseArgs(['run', '--ca-cert', '--strict'])).toThrow(/--ca-cert needs a value/);
+  });
+
   it('gives usage errors exit code 2', () => {
     try {
       parseArgs(['nope']);
