@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { newTerminationLog, removeTerminationLog, scanInvocation } from './secrets-scan.js';
 
 /** The built bundle, as users run it (npm test builds it first). */
 export const BUNDLE = path.resolve('dist/preflight.cjs');
@@ -37,14 +38,40 @@ export function startCli(
   args: readonly string[],
   options: { env?: Record<string, string>; cwd?: string } = {},
 ): ResultPromise {
-  return execa(process.execPath, [BUNDLE, ...args], {
-    env: cleanEnv(options.env),
+  // Every run writes a termination log (unless the test chose the path); it is searched for secrets.
+  const terminationLog =
+    options.env?.PREFLIGHT_TERMINATION_LOG === undefined ? newTerminationLog() : undefined;
+  const env = cleanEnv({
+    ...(terminationLog ? { PREFLIGHT_TERMINATION_LOG: terminationLog } : {}),
+    ...options.env,
+  });
+  const cwd = options.cwd ?? process.cwd();
+  const subprocess = execa(process.execPath, [BUNDLE, ...args], {
+    env,
     extendEnv: false,
-    cwd: options.cwd ?? process.cwd(),
+    cwd,
     reject: false,
     all: true,
   });
+  scans.set(
+    subprocess,
+    subprocess.then((result) => {
+      const output = String(result.all ?? '');
+      const scan = scanInvocation({
+        args,
+        env,
+        cwd,
+        output,
+        terminationLog: env.PREFLIGHT_TERMINATION_LOG,
+      });
+      removeTerminationLog(terminationLog);
+      return scan.hits;
+    }),
+  );
+  return subprocess;
 }
+
+const scans = new WeakMap<ResultPromise, Promise<string[]>>();
 
 /** Runs the built CLI to completion. */
 export async function runCli(
@@ -52,7 +79,10 @@ export async function runCli(
   options: { env?: Record<string, string>; cwd?: string } = {},
 ): Promise<CliResult> {
   const started = Date.now();
-  const result = await startCli(args, options);
+  const subprocess = startCli(args, options);
+  const result = await subprocess;
+  const hits = (await scans.get(subprocess)) ?? [];
+  if (hits.length > 0) throw new Error(`a password leaked: ${hits.join('; ')}`);
   return {
     exitCode: result.exitCode ?? -1,
     stdout: String(result.stdout ?? ''),
