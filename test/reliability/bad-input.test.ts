@@ -13,6 +13,11 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { urlFor } from '../helpers/db.js';
 import { BUNDLE, cleanEnv, logLines, scratchDir, type CliResult } from '../helpers/cli.js';
+import {
+  newTerminationLog,
+  removeTerminationLog,
+  scanInvocation,
+} from '../helpers/secrets-scan.js';
 import { errorMessage, outputProblems } from './helpers/outputs.js';
 import {
   createDatabase,
@@ -572,7 +577,12 @@ async function run(c: Case, p: Project): Promise<CliResult> {
   const argv = c.argv
     ? c.argv(p)
     : ['run', '--migrations', p.migrations, '--seeds', p.seeds, ...(c.args?.(p) ?? [])];
-  const env = cleanEnv({ DATABASE_URL: p.url, ...(c.env?.(p) ?? {}) });
+  const terminationLog = newTerminationLog();
+  const env = cleanEnv({
+    DATABASE_URL: p.url,
+    PREFLIGHT_TERMINATION_LOG: terminationLog,
+    ...(c.env?.(p) ?? {}),
+  });
   const started = Date.now();
   const asRoot = userInfo().uid === 0;
   const result = await execa(process.execPath, [BUNDLE, ...argv], {
@@ -583,6 +593,16 @@ async function run(c: Case, p: Project): Promise<CliResult> {
     all: true,
     ...(c.unprivileged && asRoot ? { uid: 65534, gid: 65534 } : {}),
   });
+  // As runCli does for every other test: search the output and files for the passwords.
+  const scan = scanInvocation({
+    args: argv,
+    env,
+    cwd: p.dir,
+    output: String(result.all ?? ''),
+    terminationLog,
+  });
+  removeTerminationLog(terminationLog);
+  if (scan.hits.length > 0) throw new Error(`a password leaked: ${scan.hits.join('; ')}`);
   return {
     exitCode: result.exitCode ?? -1,
     stdout: String(result.stdout ?? ''),
