@@ -67,7 +67,13 @@ export function scanInvocation(input: {
   terminationLog: string | undefined;
 }): Scan {
   const secrets = secretsOf(input.args, input.env);
-  const texts: Array<[string, string]> = [['stdout/stderr', input.output]];
+  // After `app.start` the output is the app's (`run -- CMD`): it may print its own environment.
+  const appStart = input.output.indexOf('"event":"app.start"');
+  const own =
+    appStart === -1
+      ? input.output
+      : input.output.slice(0, input.output.indexOf('\n', appStart) + 1);
+  const texts: Array<[string, string]> = [['stdout/stderr', own]];
   const report = reportFileOf(input.args, input.env, input.cwd);
   let reports = 0;
   let terminationLogs = 0;
