@@ -19,7 +19,8 @@ export default async function globalSetup() {
   }
   globalThis.__PREFLIGHT_EMBEDDED__ = server;
   // Every CLI run of the suite is searched for passwords; the scans are collected here.
-  const ledger = path.resolve('.preflight/reliability', `secrets-ledger-${process.pid}`);
+  const folder = major ? `pg${major}` : 'default';
+  const ledger = path.resolve('.preflight/reliability', folder, `secrets-ledger-${process.pid}`);
   rmSync(ledger, { recursive: true, force: true });
   mkdirSync(ledger, { recursive: true });
   process.env.PREFLIGHT_SECRETS_LEDGER = ledger;
