@@ -639,10 +639,16 @@ describe.each(CASES)('bad input: $name', (c) => {
       c.setup?.(project);
       const result = await run(c, project);
       const message = result.exitCode === 0 ? result.all : errorMessage(result) + '\n' + result.all;
+      const warnings = logLines(result.stdout)
+        .filter((l) => l.level === 'warn')
+        .map((l) => String(l.msg));
       results.push({
         case: c.name,
         exitCode: result.exitCode,
-        message: errorMessage(result).slice(0, 300),
+        message: (result.exitCode === 0
+          ? [...warnings, 'in sync'].join('; ')
+          : errorMessage(result)
+        ).slice(0, 400),
       });
       expect(outputProblems(result, [serverPassword(), WRONG_PASSWORD])).toEqual([]);
       expect({ exitCode: result.exitCode, message }).toEqual({

@@ -37,5 +37,10 @@ export function errorMessage(result: Pick<CliResult, 'stdout' | 'stderr'>): stri
       // not a log line
     }
   }
-  return result.stderr.split('\n').find((l) => l.trim() !== '') ?? '';
+  // Before logging starts (usage and configuration errors), the message is on stderr.
+  return result.stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(0, 4)
+    .join('\n');
 }
