@@ -28,8 +28,8 @@ export type SslMode = (typeof SSL_MODES)[number];
 
 /** Replaces any password in a connection string (URL or key=value) by `*****`. */
 export function redactUrl(text: string): string {
+  // Up to the `@` even across spaces: a malformed URL's password may hold any character.
   return text
-    // Up to the `@` even across spaces: a malformed URL's password may hold any character.
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@\n"]*@/gi, '$1*****@')
     .replace(/(password\s*=\s*)('[^']*'|[^\s&]+)/gi, '$1*****');
 }
