@@ -254,7 +254,15 @@ function sections(f) {
     out.push(
       table(
         ['case', 'exit', 'message'],
-        b.results.map((x) => [cell(x.case), x.exitCode, cell(message(x.message))]),
+        b.results.map((x) => [
+          cell(x.case),
+          x.exitCode,
+          cell(
+            x.sizeBytes
+              ? `applied: ${(x.sizeBytes / 2 ** 20).toFixed(1)} MB, ${x.rows} rows, in ${(x.durationMs / 1000).toFixed(1)} s`
+              : message(x.message),
+          ),
+        ]),
       ),
       '',
     );

@@ -19,7 +19,7 @@ export default async function globalTeardown() {
     finishedAt: new Date().toISOString(),
     pgMajorRequested: process.env.TEST_PG_MAJOR || null,
     invocations: scans.length,
-    withPasswords: scans.filter((s) => s.secrets > 0).length,
+    withPasswords: scans.filter((s) => s.carried).length,
     bytesSearched: scans.reduce((n, s) => n + s.bytes, 0),
     reportFiles: scans.reduce((n, s) => n + s.reports, 0),
     terminationLogs: scans.reduce((n, s) => n + s.terminationLogs, 0),

@@ -52,6 +52,8 @@ export function newTerminationLog(): string {
 export interface Scan {
   /** Where a secret was found (never the secret itself). */
   readonly hits: string[];
+  /** Whether the invocation was given a password (in a URL or PGPASSWORD). */
+  readonly carried: boolean;
   readonly secrets: number;
   readonly bytes: number;
   readonly reports: number;
@@ -93,7 +95,11 @@ export function scanInvocation(input: {
         hits.push(`password #${i + 1} (${secret.length} chars) in ${where}`);
     });
   }
+  const given = [...input.args, ...Object.values(input.env)].some((t) =>
+    /[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:[^@\s]+@/i.test(t),
+  );
   const scan: Scan = {
+    carried: given || Boolean(input.env.PGPASSWORD),
     hits: hits.map((h) => `${h} of \`preflight ${input.args.slice(0, 2).join(' ')}\``),
     secrets: secrets.length,
     bytes: texts.reduce((n, [, t]) => n + Buffer.byteLength(t), 0),

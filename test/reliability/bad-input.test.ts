@@ -639,6 +639,9 @@ describe.each(CASES)('bad input: $name', (c) => {
       c.setup?.(project);
       const result = await run(c, project);
       const message = result.exitCode === 0 ? result.all : errorMessage(result) + '\n' + result.all;
+      const findings = logLines(result.stdout)
+        .filter((l) => l.event === 'verify.finding')
+        .map((l) => String(l.msg));
       const warnings = logLines(result.stdout)
         .filter((l) => l.level === 'warn')
         .map((l) => String(l.msg));
@@ -647,7 +650,7 @@ describe.each(CASES)('bad input: $name', (c) => {
         exitCode: result.exitCode,
         message: (result.exitCode === 0
           ? [...warnings, 'in sync'].join('; ')
-          : errorMessage(result)
+          : [errorMessage(result), ...findings].join('\n')
         ).slice(0, 400),
       });
       expect(outputProblems(result, [serverPassword(), WRONG_PASSWORD])).toEqual([]);
