@@ -95,7 +95,11 @@ export function scanInvocation(input: {
         hits.push(`password #${i + 1} (${secret.length} chars) in ${where}`);
     });
   }
-  const given = [...input.args, ...Object.values(input.env)].some((t) =>
+  // Given to preflight: in its arguments or the variables it reads (not the test's own TEST_*).
+  const read = [input.env.DATABASE_URL, input.env.PREFLIGHT_DATABASE_URL].filter(
+    (v): v is string => v !== undefined,
+  );
+  const given = [...input.args, ...read].some((t) =>
     /[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:[^@\s]+@/i.test(t),
   );
   const scan: Scan = {
