@@ -39,6 +39,7 @@ export const BOOLEAN_FLAGS = {
   help: '*',
   version: '*',
   strict: ['run', 'verify', 'status'],
+  'full-verify': ['run', 'verify', 'status'],
   'from-migrations': ['snapshot'],
   check: ['snapshot'],
 } as const satisfies Record<string, '*' | readonly CommandName[]>;

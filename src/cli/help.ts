@@ -24,13 +24,16 @@ const USAGE: Record<CommandName, string> = {
   run: `preflight run [-- CMD ARGS...]
 Waits for the database, takes the advisory lock, applies pending migrations, runs the seeds,
 verifies the schema and system data; exits non-zero while drift remains. With -- CMD, starts
-the app after success. --strict makes extra objects fail verification.`,
+the app after success. --strict makes extra objects fail verification. When the catalog's
+fingerprint equals that of the last passed verification against the same file, the catalog is
+not read again; --full-verify always reads and compares it.`,
   migrate: `preflight migrate
 Applies pending migrations under the advisory lock (no seeds, no verification).`,
   seed: `preflight seed
 Runs the seeds under the advisory lock, in one transaction.`,
-  verify: `preflight verify [--strict]
-Checks the expected schema and system data; read-only, takes no lock. Exit 8 on drift.`,
+  verify: `preflight verify [--strict] [--full-verify]
+Checks the expected schema and system data; read-only, takes no lock. Exit 8 on drift.
+--full-verify reads and compares the whole catalog even when its fingerprint is unchanged.`,
   status: `preflight status
 Read-only: applied, pending, edited, missing and failed migrations. Exit 9 when migrations
 are pending, 6 on a history conflict, 0 when in sync.`,

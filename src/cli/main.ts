@@ -10,6 +10,7 @@ import { newReport, type RunReport } from '../report/run-report.js';
 import type { CommandContext } from '../pipeline/context.js';
 import { parseArgs, type CommandName } from './args.js';
 import { helpText } from './help.js';
+import { VERSION } from '../version.js';
 
 /** What the entry hands to main: the only place that knows about `process`. */
 export interface MainIo {
@@ -66,9 +67,6 @@ export async function main(io: MainIo): Promise<Outcome> {
   logger.flush?.();
   return { exec: config.exec };
 }
-
-declare const __PREFLIGHT_VERSION__: string | undefined;
-const VERSION = typeof __PREFLIGHT_VERSION__ === 'string' ? __PREFLIGHT_VERSION__ : 'dev';
 
 /** Runs the resolved command with a deadline, maps errors to exit codes, prints and writes the reports. */
 async function execute(config: Config, logger: Logger, io: MainIo): Promise<number> {

@@ -32,7 +32,7 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
     );
     let drift = false;
     try {
-      await verifyDatabase(ctx, session.client, expected, seedRowsCheck(seeds));
+      await verifyDatabase(ctx, session.client, expected, seedRowsCheck(seeds), 'existing');
     } catch (error) {
       if (!(error instanceof DriftError)) throw error;
       drift = true;

@@ -30,6 +30,8 @@ export interface Config {
   readonly logFormat: LogFormat;
   readonly reportPath: string | undefined;
   readonly strict: boolean;
+  /** Always read and compare the whole catalog, even when its fingerprint matches a passed verification. */
+  readonly fullVerify: boolean;
   readonly exec: readonly string[];
   /** Command arguments: `new NAME`, `resolve --applied NAME`, `baseline --to NAME`, `snapshot --out`. */
   readonly name: string | undefined;

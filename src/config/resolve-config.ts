@@ -149,6 +149,7 @@ export function resolveConfig(input: ResolveInput): Config {
     logFormat: logFormatText as LogFormat,
     reportPath: reportPath ? path.resolve(input.cwd, reportPath) : undefined,
     strict: args.switches.strict === true,
+    fullVerify: args.switches['full-verify'] === true,
     exec: args.exec,
     name: args.positionals[0] ?? args.flags.applied ?? args.flags['rolled-back'] ?? args.flags.to,
     resolveAs:

@@ -1,20 +1,34 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { DriftError } from '../errors.js';
 import type { Category, Finding } from '../report/findings.js';
 import { runAssertions } from '../schema/assertions.js';
 import { compareSchema } from '../schema/compare.js';
-import { loadExpectedSchema, readExpectedSchemaIfExists } from '../schema/expected-file.js';
-import { introspectSchema } from '../schema/introspect.js';
+import {
+  readExpectedSource,
+  readExpectedSourceIfExists,
+  type ExpectedSource,
+} from '../schema/expected-file.js';
+import { introspectWithFingerprint } from '../schema/introspect.js';
+import {
+  ensureVerifiedStateTable,
+  lookupVerifiedState,
+  storeVerifiedState,
+  VERIFIED_STATE_TABLE,
+  type Lookup,
+  type VerifiedResult,
+} from '../schema/verified-state.js';
 import {
   namedEntries,
   schemasOf,
   type ExpectedSchema,
   type SchemaSnapshot,
 } from '../schema/types.js';
+import { VERSION } from '../version.js';
 import type { CommandContext } from './context.js';
 
-/** preflight's own history tables: never part of the application's expected schema. */
-const HISTORY_TABLES = ['preflight_migrations', '_prisma_migrations'];
+/** preflight's own tables (history, verified state): never part of the application's schema. */
+const HISTORY_TABLES = ['preflight_migrations', '_prisma_migrations', VERIFIED_STATE_TABLE];
 
 /** Removes the history tables from a snapshot (they exist wherever preflight ran). */
 export function withoutHistoryTables(snapshot: SchemaSnapshot): SchemaSnapshot {
@@ -26,11 +40,14 @@ export function withoutHistoryTables(snapshot: SchemaSnapshot): SchemaSnapshot {
   return { ...snapshot, tables };
 }
 
-/** Reads the expected-schema file: explicit paths must exist; an absent default is skipped (undefined). */
-export async function loadExpected(ctx: CommandContext): Promise<ExpectedSchema | undefined> {
+/**
+ * Reads the expected-schema file (parsed later, when needed): explicit paths must exist; an
+ * absent default is skipped (undefined).
+ */
+export async function loadExpected(ctx: CommandContext): Promise<ExpectedSource | undefined> {
   const { expect } = ctx.config;
-  if (expect.explicit) return loadExpectedSchema(expect.path);
-  const expected = await readExpectedSchemaIfExists(expect.path);
+  if (expect.explicit) return readExpectedSource(expect.path);
+  const expected = await readExpectedSourceIfExists(expect.path);
   if (!expected) {
     const warning = `no expected-schema file at ${expect.path}: schema verification skipped (create one with \`preflight snapshot\`)`;
     ctx.logger.warn({ event: 'verify.skipped' }, warning);
@@ -73,24 +90,123 @@ export type ExtraCheck = (
 ) => Promise<{ findings: Finding[]; checked: number }>;
 
 /**
+ * Whether a passed verification is recorded: `create` (run, under the lock: creates preflight's
+ * table if needed), `existing` (verify, status: only into an existing table, and a role that may
+ * not write it is no error), `never`.
+ */
+export type RecordMode = 'create' | 'existing' | 'never';
+
+/** The key of a file's verified state: the file, the comparison's options and preflight's version. */
+export function verifiedStateKey(expected: ExpectedSource, strict: boolean): string {
+  return createHash('sha256')
+    .update(`${VERSION}\n${strict ? 'strict' : 'lenient'}\n${expected.sha256}`)
+    .digest('hex');
+}
+
+/**
+ * The fingerprint lookup of a file (see verified-state.ts), made before the verification itself
+ * when the caller can: `lookup` is undefined when preflight's table does not exist yet.
+ */
+export interface Precheck {
+  readonly lookup: Lookup | undefined;
+}
+
+/** Looks up the file's verified state now (undefined under --full-verify: nothing to look up). */
+export async function precheckVerifiedState(
+  ctx: CommandContext,
+  client: pg.ClientBase,
+  expected: ExpectedSource,
+): Promise<Precheck | undefined> {
+  if (ctx.config.fullVerify) return undefined;
+  return {
+    lookup: await lookupVerifiedState(client, verifiedStateKey(expected, ctx.config.strict)),
+  };
+}
+
+/** Whether a precheck found the catalog exactly as it was at the file's last passed verification. */
+export function precheckMatches(precheck: Precheck | undefined): boolean {
+  const lookup = precheck?.lookup;
+  return lookup?.stored !== undefined && lookup.stored.fingerprint === lookup.fingerprint;
+}
+
+/**
+ * Compares the catalog with the file, or replays the last passed comparison when the catalog
+ * fingerprint shows that nothing changed since (unless --full-verify). Records a pass as `record`
+ * says. Returns the structural findings, the counts and the file's assertions.
+ */
+async function verifyStructure(
+  ctx: CommandContext,
+  client: pg.ClientBase,
+  expected: ExpectedSource,
+  record: RecordMode,
+  precheck: Precheck | undefined,
+): Promise<VerifiedResult> {
+  const key = verifiedStateKey(expected, ctx.config.strict);
+  const checked = precheck ?? (await precheckVerifiedState(ctx, client, expected));
+  const stored = checked?.lookup?.stored;
+  if (stored && precheckMatches(checked)) {
+    ctx.report.verification = {
+      findings: [],
+      checked: 0,
+      method: 'fingerprint',
+      verifiedAt: stored.verifiedAt,
+    };
+    ctx.logger.debug(
+      { event: 'verify.fingerprint', verifiedAt: stored.verifiedAt },
+      `catalog unchanged since its full verification at ${stored.verifiedAt}`,
+    );
+    return stored.result;
+  }
+  const schema = expected.schema();
+  // Before the fingerprint is taken: creating the table is a change of the catalog.
+  if (record === 'create' && checked?.lookup === undefined) await ensureVerifiedStateTable(client);
+  const { snapshot, fingerprint } = await introspectWithFingerprint(client, schemasOf(schema));
+  const findings = compareSchema(schema, withoutHistoryTables(snapshot), {
+    strict: ctx.config.strict,
+  });
+  const result: VerifiedResult = {
+    findings,
+    checkedBy: countExpected(schema),
+    assertions: [...(schema.assertions ?? [])],
+  };
+  ctx.report.verification = { findings: [], checked: 0, method: 'catalog' };
+  const passed = findings.every((f) => f.severity !== 'error');
+  if (passed && fingerprint !== undefined && record !== 'never') {
+    await storeVerifiedState(client, key, fingerprint, result).catch((error: unknown) => {
+      if (record === 'create') throw error;
+      // verify and status are read-only for the application; no table yet, a role or a standby
+      // that cannot write it only means that the next verification is a full one again.
+      ctx.logger.debug(
+        { event: 'verify.not-recorded', reason: (error as Error).message },
+        'verified state not recorded',
+      );
+    });
+  }
+  return result;
+}
+
+/**
  * Verifies the database against the expected schema, assertions and extra checks; fills the
- * report and throws DriftError (exit 8) when any finding is an error. Read-only.
+ * report and throws DriftError (exit 8) when any finding is an error. Changes nothing of the
+ * application: at most preflight's verified-state row (see RecordMode).
  */
 export async function verifyDatabase(
   ctx: CommandContext,
   client: pg.ClientBase,
-  expected: ExpectedSchema | undefined,
+  expected: ExpectedSource | undefined,
   extra: ExtraCheck | undefined,
+  record: RecordMode,
+  precheck?: Precheck,
 ): Promise<void> {
   const started = Date.now();
   ctx.report.phase = 'verify';
   const findings: Finding[] = [];
   const checkedBy: Partial<Record<Category, number>> = {};
   if (expected) {
-    const snapshot = withoutHistoryTables(await introspectSchema(client, schemasOf(expected)));
-    findings.push(...compareSchema(expected, snapshot, { strict: ctx.config.strict }));
-    findings.push(...(await runAssertions(client, expected.assertions ?? [])));
-    Object.assign(checkedBy, countExpected(expected));
+    const structure = await verifyStructure(ctx, client, expected, record, precheck);
+    findings.push(...structure.findings);
+    findings.push(...(await runAssertions(client, structure.assertions)));
+    Object.assign(checkedBy, structure.checkedBy);
   }
   if (extra) {
     const result = await extra(client);
@@ -98,7 +214,14 @@ export async function verifyDatabase(
     checkedBy['system data'] = result.checked;
   }
   const checked = Object.values(checkedBy).reduce((a, b) => a + b, 0);
-  ctx.report.verification = { findings, checked, checkedBy };
+  const { method, verifiedAt } = ctx.report.verification ?? {};
+  ctx.report.verification = {
+    findings,
+    checked,
+    checkedBy,
+    ...(method ? { method } : {}),
+    ...(verifiedAt ? { verifiedAt } : {}),
+  };
   const errors = findings.filter((f) => f.severity === 'error');
   const warnings = findings.length - errors.length;
   ctx.logger.info(

@@ -77,6 +77,11 @@ function verificationLines(report: RunReport): string[] {
     else if (checked) lines.push(line(OK, TITLES[category], `OK (${checked})`));
   }
   if (lines.length === 0) lines.push(line(OK, 'Schema', `OK (${v.checked} objects checked)`));
+  if (v.method === 'fingerprint' && v.verifiedAt) {
+    lines.push(
+      line(OK, 'Catalog', `unchanged since its full verification at ${v.verifiedAt} (fingerprint)`),
+    );
+  }
   return lines;
 }
 

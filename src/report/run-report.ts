@@ -30,6 +30,12 @@ export interface RunReport {
     checked: number;
     /** Objects checked per category (tables, columns, ..., system data rows, assertions). */
     checkedBy?: Partial<Record<Category, number>>;
+    /**
+     * How the schema was checked: `catalog` (read and compared), or `fingerprint` (the catalog is
+     * exactly the one that passed the full verification of `verifiedAt`, against the same file).
+     */
+    method?: 'catalog' | 'fingerprint';
+    verifiedAt?: string;
   };
   /** The step running now: decides the exit code when the deadline passes. */
   phase?: 'connect' | 'lock' | 'migrate' | 'seed' | 'verify';

@@ -1,8 +1,58 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { validateExpectedSchema } from './expected-validate.js';
 import { byCodePoint, type ExpectedSchema } from './types.js';
+
+/** An expected-schema file as read: hashed at once, parsed and validated only when needed. */
+export interface ExpectedSource {
+  readonly path: string;
+  /** SHA-256 of the file's bytes, hex: the key of its verified state (verified-state.ts). */
+  readonly sha256: string;
+  /** Parses and validates the file, once; throws ConfigError (exit 2) as loadExpectedSchema does. */
+  schema(): ExpectedSchema;
+  /** Whether schema() has run (and succeeded). */
+  readonly parsed: boolean;
+}
+
+/** Reads an expected-schema file without parsing it; ConfigError when it cannot be read. */
+export async function readExpectedSource(path: string): Promise<ExpectedSource> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new ConfigError([`expected-schema file ${path} ${unreadable(error)}`], { cause: error });
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  let parsed: ExpectedSchema | undefined;
+  return {
+    path,
+    sha256,
+    schema() {
+      parsed ??= parseExpectedSchema(bytes.toString('utf8'), path);
+      return parsed;
+    },
+    get parsed() {
+      return parsed !== undefined;
+    },
+  };
+}
+
+/** Like readExpectedSource, but undefined when the file does not exist (a skippable default). */
+export async function readExpectedSourceIfExists(
+  path: string,
+): Promise<ExpectedSource | undefined> {
+  try {
+    return await readExpectedSource(path);
+  } catch (error) {
+    if (error instanceof ConfigError && isNotFound(error.cause)) return undefined;
+    throw error;
+  }
+}
+
+function unreadable(error: unknown): string {
+  return isNotFound(error) ? 'does not exist' : `cannot be read (${String(error)})`;
+}
 
 /**
  * Reads and validates an expected-schema file. Throws ConfigError (exit 2) when the file cannot
@@ -14,8 +64,7 @@ export async function loadExpectedSchema(path: string): Promise<ExpectedSchema> 
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    const reason = isNotFound(error) ? 'does not exist' : `cannot be read (${String(error)})`;
-    throw new ConfigError([`expected-schema file ${path} ${reason}`], { cause: error });
+    throw new ConfigError([`expected-schema file ${path} ${unreadable(error)}`], { cause: error });
   }
   return parseExpectedSchema(text, path);
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { catalogQuery, type CatalogRows, type TriggerRow } from './introspect-queries.js';
+import { FINGERPRINT_STATEMENT } from './fingerprint.js';
 import {
   byCodePoint,
   EXPECTED_SCHEMA_VERSION,
@@ -25,8 +26,23 @@ export async function introspectSchema(
   client: pg.ClientBase,
   schemas: readonly string[],
 ): Promise<SchemaSnapshot> {
-  const rows = await readCatalog(client, schemas);
+  const { rows } = await readCatalog(client, schemas, false);
   return assembleSnapshot(schemas, rows);
+}
+
+/**
+ * introspectSchema, plus the catalog fingerprint (see fingerprint.ts) taken just before and just
+ * after the catalog query in the same round trip: `fingerprint` is set only when both are equal,
+ * that is when no change committed while the catalog was being read.
+ */
+export async function introspectWithFingerprint(
+  client: pg.ClientBase,
+  schemas: readonly string[],
+): Promise<{ snapshot: SchemaSnapshot; fingerprint: string | undefined }> {
+  const { rows, fingerprints } = await readCatalog(client, schemas, true);
+  const [before, after] = fingerprints;
+  const fingerprint = before !== undefined && before === after ? before : undefined;
+  return { snapshot: assembleSnapshot(schemas, rows), fingerprint };
 }
 
 /** Settings changed for the catalog query (JIT: compiling it costs more than it saves). */
@@ -43,24 +59,35 @@ const RESTORE_SETTINGS = SETTINGS.map(
 async function readCatalog(
   client: pg.ClientBase,
   schemas: readonly string[],
-): Promise<CatalogRows> {
+  withFingerprints: boolean,
+): Promise<{ rows: CatalogRows; fingerprints: string[] }> {
   const literal = `ARRAY[${schemas.map((s) => client.escapeLiteral(s)).join(', ')}]::text[]`;
   const searchPath = client.escapeLiteral(
     schemas.map((s) => client.escapeIdentifier(s)).join(', '),
   );
   // One simple-protocol string: an implicit transaction, so an error also undoes the settings;
   // inside a caller's transaction the last statement puts them back.
-  const text = [
+  const statements = [
     `SELECT ${SAVE_SETTINGS}`,
     `SELECT pg_catalog.set_config('search_path', ${searchPath}, true), pg_catalog.set_config('jit', 'off', true)`,
     catalogQuery(literal),
     `SELECT ${RESTORE_SETTINGS}`,
-  ].join(';\n');
+  ];
+  // Each statement of a simple query reads the catalog as committed when it starts.
+  const text = (
+    withFingerprints ? [FINGERPRINT_STATEMENT, ...statements, FINGERPRINT_STATEMENT] : statements
+  ).join(';\n');
   const results: unknown = await client.query(text);
-  const catalog = Array.isArray(results) ? (results[2] as pg.QueryResult | undefined) : undefined;
-  const row = catalog?.rows[0] as { catalog: string } | undefined;
+  const all = Array.isArray(results) ? (results as pg.QueryResult[]) : [];
+  const offset = withFingerprints ? 1 : 0;
+  const row = all[offset + 2]?.rows[0] as { catalog: string } | undefined;
   if (!row) throw new Error('catalog query returned no result');
-  return JSON.parse(row.catalog) as CatalogRows;
+  const fingerprints = withFingerprints
+    ? [all[0], all[all.length - 1]].map(
+        (result) => (result?.rows[0] as { fingerprint: string } | undefined)?.fingerprint ?? '',
+      )
+    : [];
+  return { rows: JSON.parse(row.catalog) as CatalogRows, fingerprints };
 }
 
 const TRIGGER_ENABLED: Record<TriggerRow['enabled'], TriggerEnabled> = {

@@ -51,6 +51,8 @@ interface Case {
   readonly setup?: (p: Project) => void;
   /** Needs a real database (the case connects). */
   readonly db?: boolean;
+  /** The database must be left as it was: the migration not applied, no table created. */
+  readonly untouched?: boolean;
   /** Runs as an unprivileged user (so that file permissions apply even when the tests run as root). */
   readonly unprivileged?: boolean;
 }
@@ -429,18 +431,27 @@ const CASES: Case[] = [
   {
     name: 'a malformed expected-schema file',
     exitCode: 2,
+    // Parsed once connected (a file that passed before needs no parse), before any change.
+    db: true,
+    untouched: true,
     message: /expected\.json: invalid JSON at line 1, column \d+/,
     args: (p) => expectFile(p, '{ "version": 1, "tables": { '),
   },
   {
     name: 'an expected-schema file that is an array',
     exitCode: 2,
+    // Parsed once connected (a file that passed before needs no parse), before any change.
+    db: true,
+    untouched: true,
     message: /expected\.json: the file must hold a JSON object, got an array/,
     args: (p) => expectFile(p, '[]'),
   },
   {
     name: 'a wrong-typed property in the expected schema',
     exitCode: 2,
+    // Parsed once connected (a file that passed before needs no parse), before any change.
+    db: true,
+    untouched: true,
     message: /tables\."public\.marks"\.columns\.id\.nullable: expected a boolean, got "yes"/,
     args: (p) =>
       expectFile(p, {
@@ -451,6 +462,9 @@ const CASES: Case[] = [
   {
     name: 'an unknown property in the expected schema',
     exitCode: 2,
+    // Parsed once connected (a file that passed before needs no parse), before any change.
+    db: true,
+    untouched: true,
     message: /tabels: unknown property \(expected one of: /,
     args: (p) => expectFile(p, { version: 1, tabels: {} }),
   },
@@ -658,6 +672,12 @@ describe.each(CASES)('bad input: $name', (c) => {
         exitCode: c.exitCode,
         message: expect.stringMatching(c.message),
       });
+      if (c.untouched && db) {
+        const tables = await db.query<{ name: string }>(
+          "SELECT relname AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'",
+        );
+        expect(tables).toEqual([]);
+      }
       if (c.db || result.exitCode !== 2) {
         expect(logLines(result.stdout).at(-1)).toMatchObject({
           event: 'done',

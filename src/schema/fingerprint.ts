@@ -1,0 +1,72 @@
+/**
+ * The catalog fingerprint: one cheap statement whose result changes whenever the schema could
+ * have changed, so that a run can tell "exactly the catalog that was verified last time" from
+ * "something changed" without reading and comparing the whole catalog.
+ *
+ * Every DDL statement inserts, updates or deletes rows of the system catalogs, and each new row
+ * version carries the id of the transaction that wrote it (`xmin`). The fingerprint is the server
+ * version, the number of catalog rows that describe user objects, and the sum of their `xmin`.
+ * Take a fingerprint F at transaction X: every row then has `xmin <= X`, and every later change
+ * removes rows with `xmin <= X` and adds rows with `xmin > X`. With as many rows added as removed,
+ * the sum grows; otherwise the count moves. So F never comes back once the catalog has changed
+ * (transaction ids wrap after 2^32; a repeat then needs an exact arithmetic coincidence).
+ *
+ * Catalog rows are MVCC rows, so data changes, ANALYZE, VACUUM (its statistics and freezing are
+ * written in place, and freezing keeps the raw `xmin`) and `nextval` leave the fingerprint alone.
+ * TRUNCATE, VACUUM FULL, CLUSTER and REFRESH MATERIALIZED VIEW move a relation to a new file and
+ * change it: harmless, the next verification is a full one. Temporary relations are left out, so
+ * an application's temporary tables do not defeat it. Role names (printed in policies) are not in
+ * catalogs that every role may read by row, so the names that policies refer to are added as text.
+ *
+ * It covers every catalog the introspection reads (see introspect-queries.ts), for every schema,
+ * not only the expected ones: a change anywhere only costs one full verification.
+ */
+
+/** User objects start at this OID (FirstNormalObjectId); lower ones were created by initdb. */
+const FIRST_USER_OID = 16384;
+
+const NOT_TEMP = (column: string): string => `${column} NOT IN (SELECT oid FROM tmp)`;
+const NOT_IN_TEMP_SCHEMA = (column: string): string => `${column} NOT IN (SELECT oid FROM tmpns)`;
+
+/** `catalog.xmin` of the rows that describe user objects (and the schemas that hold them). */
+const ROWS = [
+  `SELECT xmin FROM pg_catalog.pg_namespace WHERE ${NOT_IN_TEMP_SCHEMA('oid')}`,
+  `SELECT xmin FROM pg_catalog.pg_class WHERE oid >= ${FIRST_USER_OID} AND relpersistence <> 't'`,
+  `SELECT xmin FROM pg_catalog.pg_type WHERE oid >= ${FIRST_USER_OID} AND ${NOT_IN_TEMP_SCHEMA('typnamespace')}`,
+  `SELECT xmin FROM pg_catalog.pg_attribute WHERE attrelid >= ${FIRST_USER_OID} AND ${NOT_TEMP('attrelid')}`,
+  `SELECT xmin FROM pg_catalog.pg_attrdef WHERE adrelid >= ${FIRST_USER_OID} AND ${NOT_TEMP('adrelid')}`,
+  `SELECT xmin FROM pg_catalog.pg_index WHERE indrelid >= ${FIRST_USER_OID} AND ${NOT_TEMP('indrelid')}`,
+  `SELECT xmin FROM pg_catalog.pg_constraint WHERE oid >= ${FIRST_USER_OID} AND ${NOT_TEMP('conrelid')}`,
+  `SELECT xmin FROM pg_catalog.pg_trigger WHERE oid >= ${FIRST_USER_OID} AND ${NOT_TEMP('tgrelid')}`,
+  `SELECT xmin FROM pg_catalog.pg_policy`,
+  `SELECT xmin FROM pg_catalog.pg_rewrite WHERE oid >= ${FIRST_USER_OID} AND ${NOT_TEMP('ev_class')}`,
+  `SELECT xmin FROM pg_catalog.pg_sequence WHERE seqrelid >= ${FIRST_USER_OID} AND ${NOT_TEMP('seqrelid')}`,
+  `SELECT xmin FROM pg_catalog.pg_inherits WHERE ${NOT_TEMP('inhrelid')}`,
+  `SELECT xmin FROM pg_catalog.pg_partitioned_table WHERE ${NOT_TEMP('partrelid')}`,
+  `SELECT xmin FROM pg_catalog.pg_proc WHERE oid >= ${FIRST_USER_OID} AND ${NOT_IN_TEMP_SCHEMA('pronamespace')}`,
+  `SELECT xmin FROM pg_catalog.pg_enum WHERE oid >= ${FIRST_USER_OID}`,
+  `SELECT xmin FROM pg_catalog.pg_collation WHERE oid >= ${FIRST_USER_OID}`,
+  `SELECT xmin FROM pg_catalog.pg_opclass WHERE oid >= ${FIRST_USER_OID}`,
+  `SELECT xmin FROM pg_catalog.pg_language`,
+  `SELECT xmin FROM pg_catalog.pg_extension`,
+  `SELECT xmin FROM pg_catalog.pg_depend WHERE refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass`,
+];
+
+const POLICY_ROLES = `SELECT pg_catalog.string_agg(r.rolname, ',' ORDER BY r.oid) FROM pg_catalog.pg_roles r
+  WHERE r.oid IN (SELECT pg_catalog.unnest(polroles) FROM pg_catalog.pg_policy)`;
+
+/**
+ * The fingerprint as one text value: `<server_version_num>:<rows>:<sum of xmin>:<policy roles>`.
+ * A scalar expression, to be used as `SELECT (${CATALOG_FINGERPRINT}) AS fingerprint`.
+ */
+export const CATALOG_FINGERPRINT = `WITH tmp AS (SELECT oid FROM pg_catalog.pg_class WHERE relpersistence = 't'),
+tmpns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname ~ '^pg_(toast_)?temp_'),
+x AS (
+  ${ROWS.join('\n  UNION ALL ')}
+)
+SELECT pg_catalog.concat_ws(':', pg_catalog.current_setting('server_version_num'), pg_catalog.count(*),
+  COALESCE(pg_catalog.sum(x.xmin::text::bigint), 0), COALESCE((${POLICY_ROLES}), ''))
+FROM x`;
+
+/** The fingerprint alone, as a statement (sent around the catalog query, in the same round trip). */
+export const FINGERPRINT_STATEMENT = `SELECT (${CATALOG_FINGERPRINT}) AS fingerprint`;

@@ -1,0 +1,100 @@
+import type pg from 'pg';
+import type { Category, Finding } from '../report/findings.js';
+import { CATALOG_FINGERPRINT } from './fingerprint.js';
+import type { Assertion } from './types.js';
+
+/**
+ * The last full verification that passed, per expected-schema file: preflight's own table, next
+ * to its history table (the first schema of `search_path`). A run whose catalog fingerprint equals
+ * the stored one is verifying exactly the catalog that was compared last time, so it skips the
+ * catalog query and the comparison; assertions and seed rows (data) are checked on every run.
+ */
+export const VERIFIED_STATE_TABLE = 'preflight_verification';
+
+/** What a full verification established, replayed when the fingerprint has not moved. */
+export interface VerifiedResult {
+  /** Warnings only (extra objects without --strict): a result with errors is never stored. */
+  readonly findings: Finding[];
+  readonly checkedBy: Partial<Record<Category, number>>;
+  /** The file's assertions (its hash is the key), so that a match needs no parse of the file. */
+  readonly assertions: Assertion[];
+}
+
+export interface StoredState {
+  readonly fingerprint: string;
+  readonly result: VerifiedResult;
+  readonly verifiedAt: string;
+}
+
+/** The current fingerprint and the stored state of `key`; undefined when there is no table yet. */
+export interface Lookup {
+  readonly fingerprint: string;
+  readonly stored: StoredState | undefined;
+}
+
+const CREATE_SQL = `CREATE TABLE IF NOT EXISTS ${VERIFIED_STATE_TABLE} (
+  key          text PRIMARY KEY,
+  fingerprint  text NOT NULL,
+  result       jsonb NOT NULL,
+  verified_at  timestamptz NOT NULL DEFAULT now(),
+  verified_by  text NOT NULL DEFAULT current_user
+)`;
+
+/** How many files' states are kept (one database may be verified against several files). */
+const KEEP = 20;
+
+/** Creates the table if it does not exist (by `run`, under the lock, before it fingerprints). */
+export async function ensureVerifiedStateTable(client: pg.ClientBase): Promise<void> {
+  await client.query(CREATE_SQL);
+}
+
+/** One round trip: the fingerprint now, and the state stored under `key`. */
+export async function lookupVerifiedState(
+  client: pg.ClientBase,
+  key: string,
+): Promise<Lookup | undefined> {
+  try {
+    const result = await client.query<{
+      fingerprint: string;
+      stored: string | null;
+      result: string | null;
+      verified_at: string | null;
+    }>(
+      `SELECT (${CATALOG_FINGERPRINT}) AS fingerprint, v.fingerprint AS stored, v.result::text AS result,
+         to_char(v.verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS verified_at
+       FROM (SELECT 1) AS one LEFT JOIN ${VERIFIED_STATE_TABLE} v ON v.key = $1`,
+      [key],
+    );
+    const row = result.rows[0];
+    if (!row) return undefined;
+    const stored =
+      row.stored !== null && row.result !== null && row.verified_at !== null
+        ? {
+            fingerprint: row.stored,
+            result: JSON.parse(row.result) as VerifiedResult,
+            verifiedAt: row.verified_at,
+          }
+        : undefined;
+    return { fingerprint: row.fingerprint, stored };
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') return undefined;
+    throw error;
+  }
+}
+
+/** Records a passed verification under `key`, keeping the newest states only. */
+export async function storeVerifiedState(
+  client: pg.ClientBase,
+  key: string,
+  fingerprint: string,
+  result: VerifiedResult,
+): Promise<void> {
+  const values = [key, fingerprint, JSON.stringify(result)].map((v) => client.escapeLiteral(v));
+  await client.query(
+    `INSERT INTO ${VERIFIED_STATE_TABLE} (key, fingerprint, result) VALUES (${values.join(', ')}::jsonb)
+       ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, result = EXCLUDED.result,
+         verified_at = now(), verified_by = current_user;
+     DELETE FROM ${VERIFIED_STATE_TABLE} WHERE key NOT IN (
+       SELECT key FROM ${VERIFIED_STATE_TABLE} ORDER BY verified_at DESC LIMIT ${KEEP})`,
+  );
+}

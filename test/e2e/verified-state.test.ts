@@ -1,0 +1,180 @@
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { createTestDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
+import { logLines, REPO_MIGRATIONS, runCli, scratchDir } from '../helpers/cli.js';
+
+interface Report {
+  exitCode: number;
+  verification: {
+    method?: string;
+    verifiedAt?: string;
+    checked: number;
+    checkedBy: Record<string, number>;
+    findings: Array<{ kind: string; object: string; severity: string; category: string }>;
+  };
+}
+
+interface Outcome {
+  exitCode: number;
+  stderr: string;
+  stdout: string;
+  report: Report;
+}
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase('pf_state');
+});
+
+afterAll(async () => {
+  await db.drop();
+});
+
+async function sql(text: string, url = db.url): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+async function preflight(args: string[], url = db.url): Promise<Outcome> {
+  const file = path.join(scratchDir(), 'report.json');
+  const result = await runCli([...args, '--report', file, '--log-level', 'debug'], {
+    env: { DATABASE_URL: url },
+  });
+  return {
+    exitCode: result.exitCode,
+    stderr: result.stderr,
+    stdout: result.stdout,
+    report: JSON.parse(readFileSync(file, 'utf8')) as Report,
+  };
+}
+
+describe('the verified state (catalog fingerprint)', () => {
+  let first: Outcome;
+
+  beforeAll(async () => {
+    first = await preflight(['run']);
+  });
+
+  it('a first run reads the catalog, and the next one replays it while nothing changed', async () => {
+    expect(first.exitCode).toBe(0);
+    expect(first.report.verification.method).toBe('catalog');
+
+    const second = await preflight(['run']);
+    expect(second.exitCode).toBe(0);
+    expect(second.report.verification.method).toBe('fingerprint');
+    expect(second.report.verification.verifiedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(second.report.verification.checkedBy).toEqual(first.report.verification.checkedBy);
+    expect(second.report.verification.checked).toBe(first.report.verification.checked);
+    expect(second.stderr).toMatch(/Catalog +unchanged since its full verification at /);
+    // Assertions and system data are data: checked on every run.
+    expect(second.report.verification.checkedBy.assertions).toBeGreaterThan(0);
+    expect(second.report.verification.checkedBy['system data']).toBeGreaterThan(0);
+  });
+
+  it('--full-verify reads the catalog even when nothing changed', async () => {
+    const full = await preflight(['verify', '--full-verify']);
+    expect(full.exitCode).toBe(0);
+    expect(full.report.verification.method).toBe('catalog');
+  });
+
+  it('a deleted system row is found on a fingerprint match (data is always checked)', async () => {
+    await sql(`DELETE FROM team_roles WHERE name = 'Owner'`);
+    const result = await preflight(['verify']);
+    expect(result.report.verification.method).toBe('fingerprint');
+    expect(result.exitCode).toBe(8);
+    const categories = result.report.verification.findings.map((f) => f.category);
+    expect(new Set(categories)).toEqual(new Set(['system data', 'assertions']));
+    expect((await preflight(['run'])).exitCode).toBe(0);
+  });
+
+  it('a schema change is never hidden: drift after a passed run is found by a full read', async () => {
+    const copy = `${db.name}_drift`;
+    await sql(`CREATE DATABASE "${copy}" TEMPLATE "${db.name}"`, urlFor('postgres', db.url));
+    const url = urlFor(copy, db.url);
+    try {
+      await sql('ALTER TABLE users DROP COLUMN bio', url);
+      const result = await preflight(['verify'], url);
+      expect(result.exitCode).toBe(8);
+      expect(result.report.verification.method).toBe('catalog');
+      expect(result.report.verification.findings).toContainEqual(
+        expect.objectContaining({ kind: 'missing', object: 'public.users.bio' }),
+      );
+      // A failed verification is not recorded: the next one reads the catalog again.
+      const again = await preflight(['run'], url);
+      expect(again.exitCode).toBe(8);
+      expect(again.report.verification.method).toBe('catalog');
+    } finally {
+      await sql(`DROP DATABASE "${copy}" WITH (FORCE)`, urlFor('postgres', db.url));
+    }
+  });
+
+  it('a stored fingerprint that does not match means a full read, which records it again', async () => {
+    await sql(`UPDATE preflight_verification SET fingerprint = 'tampered'`);
+    const full = await preflight(['verify']);
+    expect(full.exitCode).toBe(0);
+    expect(full.report.verification.method).toBe('catalog');
+    const replay = await preflight(['verify']);
+    expect(replay.report.verification.method).toBe('fingerprint');
+  });
+
+  it('an edited expected-schema file is a new key: read in full, its new assertion run', async () => {
+    const dir = scratchDir();
+    const file = path.join(dir, 'expected.json');
+    copyFileSync(path.join(REPO_MIGRATIONS, 'expected-schema.json'), file);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { assertions: unknown[] };
+    doc.assertions.push({ name: 'never true', sql: 'SELECT false' });
+    writeFileSync(file, JSON.stringify(doc));
+    const result = await preflight(['verify', '--expect', file]);
+    expect(result.report.verification.method).toBe('catalog');
+    expect(result.exitCode).toBe(8);
+    expect(result.report.verification.findings).toEqual([
+      expect.objectContaining({ category: 'assertions', object: 'never true' }),
+    ]);
+  });
+
+  it('an extra table is a warning that a fingerprint match still reports', async () => {
+    await sql('CREATE TABLE scratch_notes (id int)');
+    try {
+      const full = await preflight(['run']);
+      expect(full.report.verification.method).toBe('catalog');
+      const replay = await preflight(['run']);
+      expect(replay.report.verification.method).toBe('fingerprint');
+      for (const result of [full, replay]) {
+        expect(result.exitCode).toBe(0);
+        expect(result.report.verification.findings).toEqual([
+          expect.objectContaining({ kind: 'extra', object: 'public.scratch_notes' }),
+        ]);
+      }
+      // --strict is another key: the extra table fails it, fingerprint or not.
+      expect((await preflight(['verify', '--strict'])).exitCode).toBe(8);
+    } finally {
+      await sql('DROP TABLE scratch_notes');
+    }
+  });
+
+  it('verify by a role that may not write preflight_verification still passes', async () => {
+    const role = `pf_reader_${db.name.slice(-6)}`;
+    await sql(`CREATE ROLE ${role} LOGIN;
+      GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role};
+      UPDATE preflight_verification SET fingerprint = 'stale'`);
+    try {
+      const url = new URL(db.url);
+      url.username = role;
+      const result = await preflight(['verify'], url.toString());
+      expect(result.exitCode).toBe(0);
+      expect(result.report.verification.method).toBe('catalog');
+      expect(logLines(result.stdout)).toContainEqual(
+        expect.objectContaining({ event: 'verify.not-recorded' }),
+      );
+    } finally {
+      await sql(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
+});
