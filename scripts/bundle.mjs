@@ -24,6 +24,41 @@ const pgNodeSockets = {
   },
 };
 
+// pino loads thread-stream (and with it worker_threads, about 10 ms) at start-up, for transports,
+// which preflight never uses: it writes its own lines synchronously. The bundle gets a stand-in
+// that says so if anything ever asks for a transport.
+const noPinoTransports = {
+  name: 'no-pino-transports',
+  setup(builder) {
+    builder.onResolve({ filter: /^thread-stream$/ }, () => ({
+      path: 'thread-stream',
+      namespace: 'preflight-stub',
+    }));
+    builder.onLoad({ filter: /.*/, namespace: 'preflight-stub' }, () => ({
+      contents:
+        "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not part of the preflight bundle'); } };",
+      loader: 'js',
+    }));
+  },
+};
+
+// pino's tools read `isMainThread` from worker_threads (loading it at start-up) only to decide
+// whether an asynchronous destination needs an exit hook; preflight runs on the main thread.
+const pinoMainThread = {
+  name: 'pino-main-thread',
+  setup(builder) {
+    builder.onLoad({ filter: /[\\/]pino[\\/]lib[\\/]tools\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const patched = source.replace(
+        "const { isMainThread } = require('worker_threads')",
+        'const isMainThread = true',
+      );
+      if (patched === source) throw new Error(`${args.path}: pino's worker_threads import was not found`);
+      return { contents: patched, loader: 'js' };
+    });
+  },
+};
+
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const result = await build({
   entryPoints: ['src/cli/bin.ts'],
@@ -40,7 +75,7 @@ const result = await build({
   metafile: true,
   // Runs first: V8 settings for a short-lived process (see the file).
   inject: ['src/cli/v8-flags.ts'],
-  plugins: [pgNodeSockets],
+  plugins: [pgNodeSockets, noPinoTransports, pinoMainThread],
   logLevel: 'warning',
 });
 

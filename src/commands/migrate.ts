@@ -13,12 +13,30 @@ import { withSession } from '../pipeline/session-scope.js';
 
 /**
  * Connects, takes the advisory lock of the layout's history, and runs `fn` under it; the lock is
- * released in `finally` (and by closing the connection, whatever happens).
+ * released in `finally` (and by closing the connection, whatever happens). `fn` starts once the
+ * lock is known to be held by this session alone (assertLockHeld: no pooler in transaction mode).
  */
 export async function withMigrationLock<T>(
   ctx: CommandContext,
   set: MigrationSet,
   fn: (session: Session) => Promise<T>,
+): Promise<T> {
+  return withCheckedLock(ctx, set, async (session, held) => {
+    await held;
+    return fn(session);
+  });
+}
+
+/**
+ * Like withMigrationLock, but `fn` starts as soon as the lock is granted, while the check that
+ * only this session holds it runs alongside (a second connection, three rounds): `fn` may read
+ * meanwhile and must await `held` before it changes anything. A failed check is the error thrown,
+ * whatever `fn` did.
+ */
+export async function withCheckedLock<T>(
+  ctx: CommandContext,
+  set: MigrationSet,
+  fn: (session: Session, held: Promise<void>) => Promise<T>,
 ): Promise<T> {
   const key = historyStore(set.layout).lockKey;
   return withSession(ctx, async (session) => {
@@ -30,9 +48,19 @@ export async function withMigrationLock<T>(
       signal: ctx.signal,
     });
     try {
-      await assertLockHeld(session, key, ctx.logger, lockPid);
+      const held = assertLockHeld(session, key, ctx.logger, lockPid);
+      // Observed below in every path; this only keeps an early rejection from going unhandled.
+      held.catch(() => undefined);
       ctx.report.phase = 'migrate';
-      return await fn(session);
+      let result: T;
+      try {
+        result = await fn(session, held);
+      } catch (error) {
+        await held;
+        throw error;
+      }
+      await held;
+      return result;
     } finally {
       await releaseLock(session, key, ctx.logger);
     }

@@ -13,7 +13,7 @@ import {
   verifyDatabase,
   type Precheck,
 } from '../pipeline/verify-step.js';
-import { withMigrationLock } from './migrate.js';
+import { withCheckedLock } from './migrate.js';
 
 /**
  * `preflight run`: migrate, seed and verify under the advisory lock; returns 0 when the
@@ -27,7 +27,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   const set = loadMigrations(ctx);
   const seeds = loadSeeds(ctx);
   const expected = await loadExpected(ctx);
-  await withMigrationLock(ctx, set, async (session) => {
+  // Planning and the fingerprint lookup only read: they run while the lock check does.
+  await withCheckedLock(ctx, set, async (session, held) => {
     const plan = await planFromDatabase(ctx, session, set);
     assertNoConflicts(plan);
     let precheck: Precheck | undefined;
@@ -36,6 +37,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       if (catalogStays) precheck = await precheckVerifiedState(ctx, session.client, expected);
       if (!precheckMatches(precheck)) expected.schema();
     }
+    await held;
     await applyPending(ctx, session, set, plan);
     if (seeds) await seedDatabase(ctx, session, seeds);
     await verifyDatabase(ctx, session.client, expected, seedRowsCheck(seeds), 'create', precheck);

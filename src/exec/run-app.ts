@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import { resolveExecutable } from './resolve-executable.js';
@@ -59,7 +58,9 @@ export async function runApp(argv: readonly string[], host: AppHost): Promise<nu
       );
     }
   }
-  return spawnApp(resolved.file, argv, host);
+  // Loaded here, not at start-up: most runs never start an app as a child (about 8 ms of start-up).
+  const { spawn } = await import('node:child_process');
+  return spawnApp(spawn, resolved.file, argv, host);
 }
 
 function definedEntries(env: AppHost['env']): Record<string, string> {
@@ -69,7 +70,12 @@ function definedEntries(env: AppHost['env']): Record<string, string> {
 }
 
 /** Runs the app as a child with inherited stdio, forwarding signals until it exits. */
-function spawnApp(file: string, argv: readonly string[], host: AppHost): Promise<number> {
+function spawnApp(
+  spawn: typeof import('node:child_process').spawn,
+  file: string,
+  argv: readonly string[],
+  host: AppHost,
+): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(file, argv.slice(1), {
       argv0: argv[0],
