@@ -53,7 +53,8 @@ const pinoMainThread = {
         "const { isMainThread } = require('worker_threads')",
         'const isMainThread = true',
       );
-      if (patched === source) throw new Error(`${args.path}: pino's worker_threads import was not found`);
+      if (patched === source)
+        throw new Error(`${args.path}: pino's worker_threads import was not found`);
       return { contents: patched, loader: 'js' };
     });
   },
