@@ -60,6 +60,32 @@ const pinoMainThread = {
   },
 };
 
+// pg reads Node's WebCrypto when it loads (about 6 ms of every start), though only a password
+// login (SCRAM) needs it: the bundle makes both lookups lazy, on first use.
+const pgLazyWebCrypto = {
+  name: 'pg-lazy-webcrypto',
+  setup(builder) {
+    builder.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]crypto[\\/]utils\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const lazy = (expression) =>
+        `new Proxy({}, { get(_, key) { const target = ${expression}; const value = target[key]; return typeof value === 'function' ? value.bind(target) : value; } })`;
+      const patched = source
+        .replace(
+          'const webCrypto = nodeCrypto.webcrypto || globalThis.crypto',
+          `const webCrypto = ${lazy('(nodeCrypto.webcrypto || globalThis.crypto)')}`,
+        )
+        .replace(
+          'const subtleCrypto = webCrypto.subtle',
+          `const subtleCrypto = ${lazy('(nodeCrypto.webcrypto || globalThis.crypto).subtle')}`,
+        );
+      if ((patched.match(/new Proxy/g) ?? []).length !== 2) {
+        throw new Error(`${args.path}: pg's WebCrypto lookups were not found`);
+      }
+      return { contents: patched, loader: 'js' };
+    });
+  },
+};
+
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const result = await build({
   entryPoints: ['src/cli/bin.ts'],
@@ -76,7 +102,7 @@ const result = await build({
   metafile: true,
   // Runs first: V8 settings for a short-lived process (see the file).
   inject: ['src/cli/v8-flags.ts'],
-  plugins: [pgNodeSockets, noPinoTransports, pinoMainThread],
+  plugins: [pgNodeSockets, pgLazyWebCrypto, noPinoTransports, pinoMainThread],
   logLevel: 'warning',
 });
 
