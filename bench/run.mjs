@@ -137,11 +137,17 @@ async function noopScenario(server, rows) {
   const smallUrl = await freshDatabase(server.url, 'preflight_bench_shipped');
   await mustSucceed('setup: shipped run', preflight(['run'], { cwd: small, url: smallUrl }));
 
-  const floors = { node: [], select1: [], noop: [], shipped: [] };
+  const floors = { node: [], select1: [], noop: [], full: [], shipped: [] };
   await iterate('no-op and floors', async () => {
     floors.node.push(await floorNode());
     floors.select1.push(await mustSucceed('floor: select 1', floorSelect1(url)));
     floors.noop.push(await mustSucceed('no-op run', preflight(['run'], { cwd: dir, url })));
+    floors.full.push(
+      await mustSucceed(
+        'no-op run --full-verify',
+        preflight(['run', '--full-verify'], { cwd: dir, url }),
+      ),
+    );
     floors.shipped.push(
       await mustSucceed('no-op run (shipped)', preflight(['run'], { cwd: small, url: smallUrl })),
     );
@@ -167,6 +173,14 @@ async function noopScenario(server, rows) {
     floor: select1.ms,
     floorName: 'select 1',
     trips,
+  });
+  rows.push({
+    key: 'noop-full',
+    name: `no-op run (${total}), --full-verify`,
+    ...summarise(floors.full.slice(options.warmup)),
+    floor: select1.ms,
+    floorName: 'select 1',
+    trips: await countRoundTrips(server, 'preflight_bench_noop', ['run', '--full-verify'], dir),
   });
   rows.push({
     key: 'noop-shipped',
@@ -237,16 +251,39 @@ async function verifyScenario(server, rows) {
     await runSql(url, readFileSync(path.join(dir, 'schema.sql'), 'utf8'));
   }
   const args = ['verify', '--expect', 'expected-schema.json'];
+  const fullArgs = [...args, '--full-verify'];
   await mustSucceed(
     'setup: snapshot',
     preflight(['snapshot', '--out', 'expected-schema.json'], { cwd: dir, url }),
   );
-  const runs = await iterate('verify', () =>
-    mustSucceed('verify', preflight(args, { cwd: dir, url })),
+  // As on a deployed database: a `preflight run` (no migrations here) verified it once, and
+  // recorded the catalog fingerprint of that verification.
+  mkdirSync(path.join(dir, 'migrations'), { recursive: true });
+  await mustSucceed(
+    'setup: run',
+    preflight(['run', '--expect', 'expected-schema.json'], { cwd: dir, url }),
   );
+  const full = [];
+  const runs = await iterate('verify, and verify --full-verify', async () => {
+    full.push(await mustSucceed('verify --full-verify', preflight(fullArgs, { cwd: dir, url })));
+    return mustSucceed('verify', preflight(args, { cwd: dir, url }));
+  });
   const trips = await countRoundTrips(server, database, args, dir);
+  const fullTrips = await countRoundTrips(server, database, fullArgs, dir);
   await profile('verify', args, dir, url);
-  rows.push({ key: 'verify', name: `verify (${tables} tables)`, ...summarise(runs), trips });
+  await profile('verify-full', fullArgs, dir, url);
+  rows.push({
+    key: 'verify-full',
+    name: `verify (${tables} tables), --full-verify`,
+    ...summarise(full.slice(options.warmup)),
+    trips: fullTrips,
+  });
+  rows.push({
+    key: 'verify',
+    name: `verify (${tables} tables), catalog unchanged`,
+    ...summarise(runs),
+    trips,
+  });
 }
 
 async function hasWideSchema(server, database, tables) {
