@@ -1,6 +1,6 @@
 import type { Session } from '../connection/session.js';
 import { acquireLock, assertLockHeld, releaseLock } from '../lock/advisory-lock.js';
-import type { MigrationSet } from '../migrations/types.js';
+import type { Layout, MigrationSet } from '../migrations/types.js';
 import type { CommandContext } from '../pipeline/context.js';
 import {
   applyPending,
@@ -18,7 +18,7 @@ import { withSession } from '../pipeline/session-scope.js';
  */
 export async function withMigrationLock<T>(
   ctx: CommandContext,
-  set: MigrationSet,
+  set: { readonly layout: Layout },
   fn: (session: Session) => Promise<T>,
 ): Promise<T> {
   return withCheckedLock(ctx, set, async (session, held) => {
@@ -30,12 +30,12 @@ export async function withMigrationLock<T>(
 /**
  * Like withMigrationLock, but `fn` starts as soon as the lock is granted, while the check that
  * only this session holds it runs alongside (a second connection, three rounds): `fn` may read
- * meanwhile and must await `held` before it changes anything. A failed check is the error thrown,
- * whatever `fn` did.
+ * meanwhile and must await `held` before it changes anything. A failed check is the error
+ * thrown, whatever `fn` did.
  */
 export async function withCheckedLock<T>(
   ctx: CommandContext,
-  set: MigrationSet,
+  set: { readonly layout: Layout },
   fn: (session: Session, held: Promise<void>) => Promise<T>,
 ): Promise<T> {
   const key = historyStore(set.layout).lockKey;
@@ -47,10 +47,10 @@ export async function withCheckedLock<T>(
       logger: ctx.logger,
       signal: ctx.signal,
     });
+    const held = assertLockHeld(session, key, ctx.logger, lockPid);
+    // Observed below in every path; this only keeps an early rejection from going unhandled.
+    held.catch(() => undefined);
     try {
-      const held = assertLockHeld(session, key, ctx.logger, lockPid);
-      // Observed below in every path; this only keeps an early rejection from going unhandled.
-      held.catch(() => undefined);
       ctx.report.phase = 'migrate';
       let result: T;
       try {

@@ -1,8 +1,9 @@
 import type { CommandContext } from '../pipeline/context.js';
+import { readListedMigrations } from '../migrations/source.js';
 import {
   applyPending,
   assertNoConflicts,
-  loadMigrations,
+  listMigrationsStep,
   planFromDatabase,
 } from '../pipeline/migrate-step.js';
 import { loadSeeds, seedDatabase, seedRowsCheck } from '../pipeline/seed-step.js';
@@ -19,28 +20,35 @@ import { withCheckedLock } from './migrate.js';
  * `preflight run`: migrate, seed and verify under the advisory lock; returns 0 when the
  * database is in sync, throws the typed error of the step that failed otherwise.
  *
- * The expected-schema file is validated before anything changes. When nothing is pending and the
- * seeds are declarative rows only (they change no catalog), the fingerprint is looked up first:
- * a catalog unchanged since a passed verification against this very file needs no parse of it.
+ * Everything that can go wrong in the files is found before anything changes: the migrations
+ * directory, the seeds and the expected-schema file's bytes before connecting; the migration
+ * files' contents and the expected-schema file's validity under the lock, before migrating. When
+ * nothing is pending, no seed is SQL (declarative rows change no catalog) and the catalog's
+ * fingerprint matches a passed verification against this very file, the file is not parsed.
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
-  const set = loadMigrations(ctx);
+  const listing = listMigrationsStep(ctx);
   const seeds = loadSeeds(ctx);
   const expected = await loadExpected(ctx);
-  // Planning and the fingerprint lookup only read: they run while the lock check does.
-  await withCheckedLock(ctx, set, async (session, held) => {
+  await withCheckedLock(ctx, listing, async (session, held) => {
+    // Sent first, so that the server computes the fingerprint while the migration files are read
+    // here (in vain when something turns out to be pending); the lock check runs alongside.
+    const lookup = expected ? precheckVerifiedState(ctx, session.client, expected) : undefined;
+    lookup?.catch(() => undefined);
+    const set = readListedMigrations(listing);
     const plan = await planFromDatabase(ctx, session, set);
     assertNoConflicts(plan);
     let precheck: Precheck | undefined;
-    if (expected) {
-      const catalogStays = plan.pending.length === 0 && !seeds?.some((s) => s.kind === 'sql');
-      if (catalogStays) precheck = await precheckVerifiedState(ctx, session.client, expected);
+    if (expected && lookup) {
+      const looked = await lookup;
+      if (plan.pending.length === 0 && !seeds?.some((s) => s.kind === 'sql')) precheck = looked;
       if (!precheckMatches(precheck)) expected.schema();
     }
     await held;
     await applyPending(ctx, session, set, plan);
-    if (seeds) await seedDatabase(ctx, session, seeds);
-    await verifyDatabase(ctx, session.client, expected, seedRowsCheck(seeds), 'create', precheck);
+    const rowsInPlace = seeds ? await seedDatabase(ctx, session, seeds) : undefined;
+    const rowsCheck = seedRowsCheck(seeds, rowsInPlace);
+    await verifyDatabase(ctx, session.client, expected, rowsCheck, 'create', precheck);
   });
   return 0;
 }

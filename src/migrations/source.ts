@@ -88,7 +88,7 @@ function migrationFile(
   layout: Layout,
   id: string,
   name: string,
-  dir: string,
+  prefix: string,
   relativePath: string,
   sql: string,
 ): MigrationFile {
@@ -97,7 +97,7 @@ function migrationFile(
     id,
     name,
     relativePath,
-    path: path.join(dir, relativePath),
+    path: prefix + relativePath,
     sql,
     body: body.sql,
     noTransaction: body.noTransaction || hasNoTransactionMarker(sql),
@@ -105,11 +105,35 @@ function migrationFile(
   };
 }
 
+/** A migration found in the directory, not read yet. */
+export interface ListedMigration {
+  readonly id: string;
+  readonly name: string;
+  readonly relativePath: string;
+}
+
+/** The migrations directory listed and checked by name: what readListedMigrations reads. */
+export interface MigrationListing {
+  readonly layout: Layout;
+  readonly dir: string;
+  /** In the order they apply. */
+  readonly migrations: readonly ListedMigration[];
+  readonly warnings: readonly string[];
+}
+
 /**
  * Reads and orders the migrations directory. Throws ConfigError listing every problem: both
  * layouts mixed, duplicate versions, unreadable or non-UTF-8 files, dangling links.
  */
 export function readMigrations(dir: string): MigrationSet {
+  return readListedMigrations(listMigrations(dir));
+}
+
+/**
+ * Lists the migrations directory without reading the files: layout, names, order, and the
+ * problems that names and the directory show (ConfigError), as readMigrations would.
+ */
+export function listMigrations(dir: string): MigrationListing {
   const problems: string[] = [];
   let entries: Entry[];
   try {
@@ -118,14 +142,28 @@ export function readMigrations(dir: string): MigrationSet {
     throw new ConfigError([`migrations directory ${dir} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
   }
   const layout = detectLayout(dir, entries);
-  const set = layout === 'flat' ? readFlat(dir, entries, problems) : readPrisma(dir, entries, problems);
+  const listing = layout === 'flat' ? listFlat(dir, entries, problems) : listPrisma(dir, entries, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return set;
+  return listing;
 }
 
-function readFlat(dir: string, entries: readonly Entry[], problems: string[]): MigrationSet {
-  const warnings: string[] = [];
+/** Reads the listed files (ConfigError for unreadable or non-UTF-8 ones, all listed). */
+export function readListedMigrations(listing: MigrationListing): MigrationSet {
+  const problems: string[] = [];
   const files: MigrationFile[] = [];
+  // One normalised prefix, instead of a path.join per file (milliseconds over hundreds of files).
+  const prefix = path.join(listing.dir, path.sep);
+  for (const { id, name, relativePath } of listing.migrations) {
+    const sql = readSql(prefix + relativePath, problems);
+    if (sql !== undefined) files.push(migrationFile(listing.layout, id, name, prefix, relativePath, sql));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { layout: listing.layout, dir: listing.dir, files, warnings: listing.warnings };
+}
+
+function listFlat(dir: string, entries: readonly Entry[], problems: string[]): MigrationListing {
+  const warnings: string[] = [];
+  const migrations: ListedMigration[] = [];
   const seen = new Map<string, string>();
   for (const entry of entries) {
     if (!entry.isFile || !entry.name.endsWith('.sql') || FLAT_DOWN.test(entry.name)) continue;
@@ -141,13 +179,10 @@ function readFlat(dir: string, entries: readonly Entry[], problems: string[]): M
       continue;
     }
     seen.set(id, entry.name);
-    const file = path.join(dir, entry.name);
-    const sql = readSql(file, problems);
-    if (sql === undefined) continue;
-    files.push(migrationFile('flat', id, entry.name, dir, entry.name, sql));
+    migrations.push({ id, name: entry.name, relativePath: entry.name });
   }
-  files.sort((a, b) => compareFlatVersions(a.id, b.id));
-  return { layout: 'flat', dir, files, warnings };
+  migrations.sort((a, b) => compareFlatVersions(a.id, b.id));
+  return { layout: 'flat', dir, migrations, warnings };
 }
 
 const POSTGRES_PROVIDERS = new Set(['postgresql', 'postgres', 'cockroachdb']);
@@ -164,9 +199,9 @@ function lockedProvider(dir: string): string | undefined {
   return line?.replace(/^provider\s*=\s*/, '').trim().replace(/^"|"$/g, '');
 }
 
-function readPrisma(dir: string, entries: readonly Entry[], problems: string[]): MigrationSet {
+function listPrisma(dir: string, entries: readonly Entry[], problems: string[]): MigrationListing {
   const warnings: string[] = [];
-  const files: MigrationFile[] = [];
+  const migrations: ListedMigration[] = [];
   const flat = entries.filter((e) => e.isFile && FLAT_FILE.test(e.name));
   if (flat.length > 0) {
     problems.push(
@@ -186,12 +221,8 @@ function readPrisma(dir: string, entries: readonly Entry[], problems: string[]):
       warnings.push(`${entry.name}/ skipped: it has no migration.sql`);
       continue;
     }
-    const sql = readSql(file, problems);
-    if (sql === undefined) continue;
-    files.push(
-      migrationFile('prisma', entry.name, entry.name, dir, path.join(entry.name, 'migration.sql'), sql),
-    );
+    migrations.push({ id: entry.name, name: entry.name, relativePath: path.join(entry.name, 'migration.sql') });
   }
-  files.sort((a, b) => comparePrismaNames(a.id, b.id));
-  return { layout: 'prisma', dir, files, warnings };
+  migrations.sort((a, b) => comparePrismaNames(a.id, b.id));
+  return { layout: 'prisma', dir, migrations, warnings };
 }

@@ -34,8 +34,6 @@ export interface AppliedMigration {
   readonly id: string;
   readonly name: string;
   readonly checksum: string;
-  readonly startedAt: Date | null;
-  readonly finishedAt: Date | null;
   /** Started but never finished (a non-transactional migration that stopped half-way, Prisma's P3009). */
   readonly failed: boolean;
   /** The history's own row key, when it has one apart from the id (Prisma's UUID). */

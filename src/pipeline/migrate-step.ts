@@ -5,7 +5,11 @@ import { flatHistory } from '../migrations/flat-history.js';
 import type { HistoryStore } from '../migrations/history.js';
 import { planMigrations } from '../migrations/plan.js';
 import { prismaHistory } from '../migrations/prisma-history.js';
-import { readMigrations } from '../migrations/source.js';
+import {
+  listMigrations,
+  readListedMigrations,
+  type MigrationListing,
+} from '../migrations/source.js';
 import type { Layout, MigrationSet, Plan } from '../migrations/types.js';
 import type { CommandContext } from './context.js';
 
@@ -16,12 +20,20 @@ export function historyStore(layout: Layout): HistoryStore {
 
 /** Reads the migrations directory, logging and reporting what was skipped. */
 export function loadMigrations(ctx: CommandContext): MigrationSet {
-  const set = readMigrations(ctx.config.migrations.path);
-  for (const warning of set.warnings) {
+  return readListedMigrations(listMigrationsStep(ctx));
+}
+
+/**
+ * Lists the migrations directory (names and order; the files are read later, by
+ * readListedMigrations), logging and reporting what was skipped.
+ */
+export function listMigrationsStep(ctx: CommandContext): MigrationListing {
+  const listing = listMigrations(ctx.config.migrations.path);
+  for (const warning of listing.warnings) {
     ctx.logger.warn({ event: 'migrations.skipped' }, warning);
     ctx.report.warnings.push(warning);
   }
-  return set;
+  return listing;
 }
 
 /** Reads the history and plans, filling the report's migrations section. */

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import type { Session } from '../connection/session.js';
 import { withTransaction } from '../connection/session.js';
 import { applySeeds } from '../seeds/apply.js';
-import { readSeeds } from '../seeds/source.js';
+import { readSeeds, seedLabel } from '../seeds/source.js';
 import type { SeedFile } from '../seeds/types.js';
 import { verifySeedRows } from '../seeds/verify-rows.js';
 import type { CommandContext } from './context.js';
+import type { Finding } from '../report/findings.js';
 import type { ExtraCheck } from './verify-step.js';
 
 /** Reads the seeds directory; an absent default directory is skipped with a warning (undefined). */
@@ -24,14 +25,37 @@ export function loadSeeds(ctx: CommandContext): SeedFile[] | undefined {
 /**
  * Runs every seed in one transaction (the caller holds the advisory lock): all or nothing.
  * Throws SeedError (exit 7) naming the file; the report lists rows inserted and updated per file.
+ *
+ * When every seed is declarative, their rows are verified first (reads only): when all of them
+ * are already in place with the seed's values, writing would change nothing, so the transaction
+ * is skipped and the (empty) findings are returned for the verification to reuse. Otherwise
+ * returns undefined.
  */
 export async function seedDatabase(
   ctx: CommandContext,
   session: Session,
   seeds: readonly SeedFile[],
-): Promise<void> {
+): Promise<Finding[] | undefined> {
   ctx.report.phase = 'seed';
   const started = Date.now();
+  if (seeds.length > 0 && seeds.every((s) => s.kind === 'rows')) {
+    const findings = await verifySeedRows(session.client, seeds);
+    if (findings.length === 0) {
+      const results = seeds.map((seed) => ({ file: seed.name, inserted: 0, updated: 0 }));
+      for (const seed of seeds) {
+        ctx.logger.info(
+          { event: 'seed.applied', file: seed.name, inserted: 0, updated: 0, durationMs: 0 },
+          `${seedLabel(seed)}: 0 inserted, 0 updated`,
+        );
+      }
+      ctx.report.seeds = { files: results };
+      ctx.logger.info(
+        { event: 'seeds.done', files: results.length, durationMs: Date.now() - started },
+        'seeds in place: every row already holds its values',
+      );
+      return findings;
+    }
+  }
   const results = await withTransaction(session.client, () =>
     applySeeds(session.client, seeds, {
       logger: ctx.logger,
@@ -43,11 +67,19 @@ export async function seedDatabase(
     { event: 'seeds.done', files: results.length, durationMs: Date.now() - started },
     'seeds applied',
   );
+  return undefined;
 }
 
-/** The verification of declarative seed rows, as an extra check of `verify`. */
-export function seedRowsCheck(seeds: readonly SeedFile[] | undefined): ExtraCheck | undefined {
+/**
+ * The verification of declarative seed rows, as an extra check of `verify`; `known` is a result
+ * seedDatabase just established (rows already in place), reused instead of reading them again.
+ */
+export function seedRowsCheck(
+  seeds: readonly SeedFile[] | undefined,
+  known?: readonly Finding[],
+): ExtraCheck | undefined {
   if (!seeds || seeds.length === 0) return undefined;
   const rows = seeds.reduce((n, s) => n + (s.kind === 'rows' ? s.rows.length : 0), 0);
+  if (known) return () => Promise.resolve({ findings: [...known], checked: rows });
   return async (client) => ({ findings: await verifySeedRows(client, seeds), checked: rows });
 }

@@ -1,8 +1,8 @@
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
-import { logLines, REPO_MIGRATIONS, runCli, scratchDir } from '../helpers/cli.js';
+import { logLines, REPO_MIGRATIONS, REPO_SEEDS, runCli, scratchDir } from '../helpers/cli.js';
 
 interface Report {
   exitCode: number;
@@ -156,6 +156,38 @@ describe('the verified state (catalog fingerprint)', () => {
       expect((await preflight(['verify', '--strict'])).exitCode).toBe(8);
     } finally {
       await sql('DROP TABLE scratch_notes');
+    }
+  });
+
+  it('a deploy that migrates verifies in full, then the next one replays', async () => {
+    const dir = scratchDir();
+    const migrations = path.join(dir, 'migrations');
+    cpSync(REPO_MIGRATIONS, migrations, { recursive: true });
+    writeFileSync(
+      path.join(migrations, '0099_audit_notes.sql'),
+      'CREATE TABLE audit_notes (id int);\n',
+    );
+    const args = [
+      'run',
+      '--migrations',
+      migrations,
+      '--seeds',
+      REPO_SEEDS,
+      '--expect',
+      path.join(REPO_MIGRATIONS, 'expected-schema.json'),
+    ];
+    try {
+      const deploy = await preflight(args);
+      expect(deploy.exitCode).toBe(0);
+      expect(deploy.report.verification.method).toBe('catalog');
+      expect(deploy.report.verification.findings).toEqual([
+        expect.objectContaining({ kind: 'extra', object: 'public.audit_notes' }),
+      ]);
+      const next = await preflight(args);
+      expect(next.report.verification.method).toBe('fingerprint');
+      expect(next.report.verification.findings).toEqual(deploy.report.verification.findings);
+    } finally {
+      await sql(`DROP TABLE audit_notes; DELETE FROM preflight_migrations WHERE version = '99'`);
     }
   });
 

@@ -326,6 +326,9 @@ const CASES: Case[] = [
   {
     name: 'an unreadable migration file',
     exitCode: 2,
+    // `run` reads the files' contents under the lock, before it changes anything.
+    db: true,
+    untouched: true,
     unprivileged: true,
     message: /0002_secret\.sql cannot be read: EACCES/,
     setup: (p) => chmodSync(p.write('migrations/0002_secret.sql', 'select 1;'), 0o000),
@@ -356,6 +359,9 @@ const CASES: Case[] = [
   {
     name: 'non-UTF-8 bytes',
     exitCode: 2,
+    // `run` reads the files' contents under the lock, before it changes anything.
+    db: true,
+    untouched: true,
     message: /0002_latin1\.sql is not valid UTF-8: save it as UTF-8/,
     setup: (p) =>
       p.write(

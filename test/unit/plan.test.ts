@@ -32,8 +32,6 @@ function row(
     id: f.id,
     name: f.name,
     checksum,
-    startedAt: new Date(0),
-    finishedAt: state === 'applied' ? new Date(0) : null,
     failed: state === 'failed',
   };
 }

@@ -4,6 +4,8 @@ import path from 'node:path';
 import {
   compareFlatVersions,
   comparePrismaNames,
+  listMigrations,
+  readListedMigrations,
   readMigrations,
 } from '../../src/migrations/source.js';
 import { migrationBody } from '../../src/migrations/sections.js';
@@ -181,5 +183,35 @@ describe('migration_lock.toml', () => {
     expect(readMigrations(ok).files).toHaveLength(1);
     const bare = directory({ 'migration_lock.toml': '# empty\n', '0_init/migration.sql': '' });
     expect(readMigrations(bare).files).toHaveLength(1);
+  });
+});
+
+describe('listing, then reading', () => {
+  it('lists names, order and layout without reading the files, then reads them the same way', () => {
+    const dir = directory({
+      '0002_b.sql': 'select 2;',
+      '0010_c.sql': 'select 10;',
+      '0001_a.sql': 'select 1;',
+      'notes.txt': 'not a migration',
+    });
+    const listing = listMigrations(dir);
+    expect(listing.layout).toBe('flat');
+    expect(listing.migrations.map((m) => m.name)).toEqual([
+      '0001_a.sql',
+      '0002_b.sql',
+      '0010_c.sql',
+    ]);
+    expect(readListedMigrations(listing)).toEqual(readMigrations(dir));
+  });
+
+  it('finds name problems when listing, content problems only when reading', () => {
+    const dir = directory({ '0001_a.sql': 'select 1;' });
+    writeFileSync(path.join(dir, '0002_latin1.sql'), Buffer.from([0x2d, 0x2d, 0x20, 0xe9, 0x0a]));
+    const listing = listMigrations(dir);
+    expect(listing.migrations).toHaveLength(2);
+    expect(() => readListedMigrations(listing)).toThrow(/0002_latin1\.sql is not valid UTF-8/);
+
+    const duplicate = directory({ '1_a.sql': 'select 1;', '01_b.sql': 'select 1;' });
+    expect(() => listMigrations(duplicate)).toThrow(/duplicate migration version 1/);
   });
 });
