@@ -109,10 +109,10 @@ describe('lock_timeout on DDL', () => {
 
 describe('statement_timeout', () => {
   it('cancels a statement that runs longer, rolls the migration back and exits 5', async () => {
-    migration('1_slow.sql', 'CREATE TABLE slow (id int);\nSELECT pg_sleep(5);\n');
+    // Ten minutes: only the timeout can end it within the test's own time limit.
+    migration('1_slow.sql', 'CREATE TABLE slow (id int);\nSELECT pg_sleep(600);\n');
     const result = await migrate('--statement-timeout', '500ms');
     expect(result.exitCode).toBe(5);
-    expect(result.durationMs).toBeLessThan(4000);
     expect(result.all).toContain('57014');
     expect(result.all).toContain('1_slow.sql');
     expect(result.all).toMatch(/longer than --statement-timeout 500ms/);
@@ -124,10 +124,9 @@ describe('statement_timeout', () => {
 describe('the whole-run --deadline', () => {
   it('cancels the running statement on the server, rolls back, frees the lock and exits 5', async () => {
     migration('1_fast.sql', 'CREATE TABLE fast (id int);\n');
-    migration('2_slow.sql', 'CREATE TABLE slow (id int);\nSELECT pg_sleep(30);\n');
+    migration('2_slow.sql', 'CREATE TABLE slow (id int);\nSELECT pg_sleep(600);\n');
     const result = await migrate('--deadline', '1500ms');
     expect(result.exitCode).toBe(5);
-    expect(result.durationMs).toBeLessThan(5000);
     expect(result.all).toMatch(
       /deadline \(--deadline 1500ms\) passed during migrate.*; migration 2_slow.sql: Nothing of it was applied \(rolled back\)/,
     );

@@ -92,20 +92,19 @@ describe('run -- CMD after a successful run', () => {
     expect(readFileSync(app.received, 'utf8').trim().split('\n')).toEqual(['SIGTERM']);
   });
 
-  it('runs `sleep 30` and ends it with SIGTERM: exit 143 at once', async () => {
+  it('runs `sleep 600` and ends it with SIGTERM: exit 143', async () => {
     const dir = scratchDir();
     const started = path.join(dir, 'started');
     // sh replaces itself with sleep, so the forwarded SIGTERM reaches sleep itself.
-    const cli = startCli(['run', '--', 'sh', '-c', `touch '${started}' && exec sleep 30`], {
+    const cli = startCli(['run', '--', 'sh', '-c', `touch '${started}' && exec sleep 600`], {
       env: { DATABASE_URL: db.url },
     });
     await waitForFile(started);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const killedAt = Date.now();
+    // Only the forwarded signal ends a ten-minute sleep within the test's time limit.
     cli.kill('SIGTERM');
     const result = await cli;
     expect(result.exitCode).toBe(143);
-    expect(Date.now() - killedAt).toBeLessThan(5_000);
   });
 
   it('forwards SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 and keeps waiting for the app', async () => {
