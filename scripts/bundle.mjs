@@ -2,7 +2,8 @@
 // It is all the Docker image ships (with migrations/ and seeds/), so the build fails when the
 // bundle would still require a package at run time.
 import { build } from 'esbuild';
-import { chmodSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 
@@ -86,6 +87,20 @@ const pgLazyWebCrypto = {
   },
 };
 
+// The build: a hash of the sources and the lockfile. It keys the verified state (see
+// src/schema/verified-state.ts) together with the version, so that a build whose comparison
+// differs never replays a result recorded by another one, even under the same version number.
+function sourceHash() {
+  const hash = createHash('sha256');
+  const files = readdirSync('src', { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.ts'))
+    .sort();
+  for (const file of files) hash.update(`${file}\n`).update(readFileSync(`src/${file}`));
+  hash.update(readFileSync('package-lock.json'));
+  return hash.digest('hex').slice(0, 16);
+}
+
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const result = await build({
   entryPoints: ['src/cli/bin.ts'],
@@ -98,7 +113,10 @@ const result = await build({
   sourcemap: false,
   legalComments: 'none',
   external: [...NEVER_LOADED],
-  define: { __PREFLIGHT_VERSION__: JSON.stringify(version) },
+  define: {
+    __PREFLIGHT_VERSION__: JSON.stringify(version),
+    __PREFLIGHT_BUILD__: JSON.stringify(sourceHash()),
+  },
   metafile: true,
   // Runs first: V8 settings for a short-lived process (see the file).
   inject: ['src/cli/v8-flags.ts'],

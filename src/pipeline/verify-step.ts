@@ -24,7 +24,7 @@ import {
   type ExpectedSchema,
   type SchemaSnapshot,
 } from '../schema/types.js';
-import { VERSION } from '../version.js';
+import { BUILD, VERSION } from '../version.js';
 import type { CommandContext } from './context.js';
 
 /** preflight's own tables (history, verified state): never part of the application's schema. */
@@ -96,10 +96,10 @@ export type ExtraCheck = (
  */
 export type RecordMode = 'create' | 'existing' | 'never';
 
-/** The key of a file's verified state: the file, the comparison's options and preflight's version. */
+/** The key of a file's verified state: the file, the comparison's options, preflight's version and build. */
 export function verifiedStateKey(expected: ExpectedSource, strict: boolean): string {
   return createHash('sha256')
-    .update(`${VERSION}\n${strict ? 'strict' : 'lenient'}\n${expected.sha256}`)
+    .update(`${VERSION}+${BUILD}\n${strict ? 'strict' : 'lenient'}\n${expected.sha256}`)
     .digest('hex');
 }
 
