@@ -159,8 +159,16 @@ async function verifyStructure(
   }
   const schema = expected.schema();
   // Before the fingerprint is taken: creating the table is a change of the catalog.
-  if (record === 'create' && checked?.lookup === undefined) await ensureVerifiedStateTable(client);
-  const { snapshot, fingerprint } = await introspectWithFingerprint(client, schemasOf(schema));
+  const creates = record === 'create' && checked?.lookup === undefined;
+  if (creates) await ensureVerifiedStateTable(client);
+  // The lookup's fingerprint was taken just now (run passes one only when nothing changed since):
+  // it serves as the one before the catalog query.
+  const before = creates ? undefined : checked?.lookup?.fingerprint;
+  const { snapshot, fingerprint } = await introspectWithFingerprint(
+    client,
+    schemasOf(schema),
+    before,
+  );
   const findings = compareSchema(schema, withoutHistoryTables(snapshot), {
     strict: ctx.config.strict,
   });

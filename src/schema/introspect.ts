@@ -26,22 +26,29 @@ export async function introspectSchema(
   client: pg.ClientBase,
   schemas: readonly string[],
 ): Promise<SchemaSnapshot> {
-  const { rows } = await readCatalog(client, schemas, false);
+  const { rows } = await readCatalog(client, schemas, 'none');
   return assembleSnapshot(schemas, rows);
 }
 
 /**
- * introspectSchema, plus the catalog fingerprint (see fingerprint.ts) taken just before and just
- * after the catalog query in the same round trip: `fingerprint` is set only when both are equal,
- * that is when no change committed while the catalog was being read.
+ * introspectSchema, plus the catalog fingerprint (see fingerprint.ts) taken just after the catalog
+ * query in the same round trip, and just before it unless the caller took it (`before`, from a
+ * lookup made right before): `fingerprint` is set only when both are equal, that is when no change
+ * committed while the catalog was being read.
  */
 export async function introspectWithFingerprint(
   client: pg.ClientBase,
   schemas: readonly string[],
+  before?: string,
 ): Promise<{ snapshot: SchemaSnapshot; fingerprint: string | undefined }> {
-  const { rows, fingerprints } = await readCatalog(client, schemas, true);
-  const [before, after] = fingerprints;
-  const fingerprint = before !== undefined && before === after ? before : undefined;
+  const { rows, fingerprints } = await readCatalog(
+    client,
+    schemas,
+    before === undefined ? 'around' : 'after',
+  );
+  const first = before ?? fingerprints[0];
+  const after = fingerprints[fingerprints.length - 1];
+  const fingerprint = first !== undefined && first === after ? after : undefined;
   return { snapshot: assembleSnapshot(schemas, rows), fingerprint };
 }
 
@@ -59,7 +66,7 @@ const RESTORE_SETTINGS = SETTINGS.map(
 async function readCatalog(
   client: pg.ClientBase,
   schemas: readonly string[],
-  withFingerprints: boolean,
+  fingerprints: 'none' | 'after' | 'around',
 ): Promise<{ rows: CatalogRows; fingerprints: string[] }> {
   const literal = `ARRAY[${schemas.map((s) => client.escapeLiteral(s)).join(', ')}]::text[]`;
   const searchPath = client.escapeLiteral(
@@ -74,20 +81,18 @@ async function readCatalog(
     `SELECT ${RESTORE_SETTINGS}`,
   ];
   // Each statement of a simple query reads the catalog as committed when it starts.
-  const text = (
-    withFingerprints ? [FINGERPRINT_STATEMENT, ...statements, FINGERPRINT_STATEMENT] : statements
-  ).join(';\n');
+  const before = fingerprints === 'around' ? [FINGERPRINT_STATEMENT] : [];
+  const after = fingerprints === 'none' ? [] : [FINGERPRINT_STATEMENT];
+  const text = [...before, ...statements, ...after].join(';\n');
   const results: unknown = await client.query(text);
   const all = Array.isArray(results) ? (results as pg.QueryResult[]) : [];
-  const offset = withFingerprints ? 1 : 0;
-  const row = all[offset + 2]?.rows[0] as { catalog: string } | undefined;
+  const row = all[before.length + 2]?.rows[0] as { catalog: string } | undefined;
   if (!row) throw new Error('catalog query returned no result');
-  const fingerprints = withFingerprints
-    ? [all[0], all[all.length - 1]].map(
-        (result) => (result?.rows[0] as { fingerprint: string } | undefined)?.fingerprint ?? '',
-      )
-    : [];
-  return { rows: JSON.parse(row.catalog) as CatalogRows, fingerprints };
+  const taken = [...(before.length ? [all[0]] : []), ...(after.length ? [all.at(-1)] : [])];
+  const values = taken.map(
+    (result) => (result?.rows[0] as { fingerprint: string } | undefined)?.fingerprint ?? '',
+  );
+  return { rows: JSON.parse(row.catalog) as CatalogRows, fingerprints: values };
 }
 
 const TRIGGER_ENABLED: Record<TriggerRow['enabled'], TriggerEnabled> = {

@@ -175,6 +175,20 @@ describe('catalog fingerprint', () => {
     }
   });
 
+  test('after the catalog query, matched against one taken before by the caller', async () => {
+    const now = await fingerprintOf(client);
+    expect((await introspectWithFingerprint(client, ['public'], now)).fingerprint).toBe(now);
+    // A change between the caller's fingerprint and the catalog query: nothing to record.
+    await client.query('CREATE TABLE between_the_two (id int)');
+    try {
+      expect(
+        (await introspectWithFingerprint(client, ['public'], now)).fingerprint,
+      ).toBeUndefined();
+    } finally {
+      await client.query('DROP TABLE between_the_two');
+    }
+  });
+
   test('is taken around the catalog query: equal before and after when nothing changes', async () => {
     const { snapshot, fingerprint } = await introspectWithFingerprint(client, ['public']);
     expect(fingerprint).toBe(await fingerprintOf(client));
