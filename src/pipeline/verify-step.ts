@@ -130,6 +130,33 @@ export function precheckMatches(precheck: Precheck | undefined): boolean {
 }
 
 /**
+ * Parses the file and reads the catalog. When the file names its schemas near its top (as
+ * snapshot writes it), the catalog query is sent first, so that the server reads the catalog
+ * while the file is parsed here (seconds at thousands of tables); a wrong guess is read again.
+ */
+export async function parseWhileReading(
+  client: pg.ClientBase,
+  expected: ExpectedSource,
+  before: string | undefined,
+): Promise<{ schema: ExpectedSchema; snapshot: SchemaSnapshot; fingerprint: string | undefined }> {
+  const hinted = expected.parsed ? undefined : expected.schemasHint();
+  const early = hinted ? introspectWithFingerprint(client, hinted, before) : undefined;
+  early?.catch(() => undefined);
+  let schema: ExpectedSchema;
+  try {
+    schema = expected.schema();
+  } catch (error) {
+    await early?.catch(() => undefined);
+    throw error;
+  }
+  const schemas = schemasOf(schema);
+  if (early && hinted?.join('\u0000') === schemas.join('\u0000'))
+    return { schema, ...(await early) };
+  await early?.catch(() => undefined);
+  return { schema, ...(await introspectWithFingerprint(client, schemas, before)) };
+}
+
+/**
  * Compares the catalog with the file, or replays the last passed comparison when the catalog
  * fingerprint shows that nothing changed since (unless --full-verify). Records a pass as `record`
  * says. Returns the structural findings, the counts and the file's assertions.
@@ -157,18 +184,13 @@ async function verifyStructure(
     );
     return stored.result;
   }
-  const schema = expected.schema();
   // Before the fingerprint is taken: creating the table is a change of the catalog.
   const creates = record === 'create' && checked?.lookup === undefined;
   if (creates) await ensureVerifiedStateTable(client);
   // The lookup's fingerprint was taken just now (run passes one only when nothing changed since):
   // it serves as the one before the catalog query.
   const before = creates ? undefined : checked?.lookup?.fingerprint;
-  const { snapshot, fingerprint } = await introspectWithFingerprint(
-    client,
-    schemasOf(schema),
-    before,
-  );
+  const { schema, snapshot, fingerprint } = await parseWhileReading(client, expected, before);
   const findings = compareSchema(schema, withoutHistoryTables(snapshot), {
     strict: ctx.config.strict,
   });

@@ -13,7 +13,14 @@ export interface ExpectedSource {
   schema(): ExpectedSchema;
   /** Whether schema() has run (and succeeded). */
   readonly parsed: boolean;
+  /**
+   * The `schemas` list as the file's first 64 KiB show it (where snapshot writes it), without
+   * parsing the file: a guess, to be checked against schema() once parsed; undefined when absent.
+   */
+  schemasHint(): string[] | undefined;
 }
+
+const HINT_BYTES = 64 * 1024;
 
 /** Reads an expected-schema file without parsing it; ConfigError when it cannot be read. */
 export async function readExpectedSource(path: string): Promise<ExpectedSource> {
@@ -34,6 +41,20 @@ export async function readExpectedSource(path: string): Promise<ExpectedSource> 
     },
     get parsed() {
       return parsed !== undefined;
+    },
+    schemasHint() {
+      const head = bytes.subarray(0, HINT_BYTES).toString('utf8');
+      const match = /"schemas"\s*:\s*(\[[^\]]*\])/.exec(head);
+      if (!match?.[1]) return undefined;
+      try {
+        const value: unknown = JSON.parse(match[1]);
+        const names = Array.isArray(value) ? value : [];
+        return names.length > 0 && names.every((n) => typeof n === 'string')
+          ? (names as string[])
+          : undefined;
+      } catch {
+        return undefined;
+      }
     },
   };
 }

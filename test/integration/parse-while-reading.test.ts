@@ -1,0 +1,65 @@
+import pg from 'pg';
+import { parseWhileReading } from '../../src/pipeline/verify-step.js';
+import type { ExpectedSource } from '../../src/schema/expected-file.js';
+import type { ExpectedSchema } from '../../src/schema/types.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+/** A file whose hint of its schemas may be wrong, as a hand-written file's could be. */
+function source(schema: ExpectedSchema, hint: string[] | undefined): ExpectedSource {
+  let parsed = false;
+  return {
+    path: 'expected.json',
+    sha256: '0'.repeat(64),
+    schema: () => {
+      parsed = true;
+      return schema;
+    },
+    get parsed() {
+      return parsed;
+    },
+    schemasHint: () => hint,
+  };
+}
+
+describe('parsing the file while the catalog is read', () => {
+  let db: TestDatabase;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('pf_parse');
+    await db.query(
+      'CREATE SCHEMA app; CREATE TABLE app.things (id int); CREATE TABLE public.other (id int)',
+    );
+    client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+  });
+
+  afterAll(async () => {
+    await client.end();
+    await db.drop();
+  });
+
+  it.each([
+    ['a right hint', ['app']],
+    ['a wrong hint (the catalog is read again)', ['public']],
+    ['no hint', undefined],
+  ])('reads the schemas the file names, with %s', async (_name, hint) => {
+    const expected = source({ schemas: ['app'], tables: ['app.things'] }, hint);
+    const { schema, snapshot, fingerprint } = await parseWhileReading(client, expected, undefined);
+    expect(schema.schemas).toEqual(['app']);
+    expect(Object.keys(snapshot.tables)).toEqual(['app.things']);
+    expect(fingerprint).toMatch(/^\d+:\d+:\d+:/);
+  });
+
+  it('reports a broken file as the parse error, not as the catalog query', async () => {
+    const broken: ExpectedSource = {
+      ...source({}, ['app']),
+      schema: () => {
+        throw new Error('expected.json: invalid JSON at line 1, column 3');
+      },
+    };
+    await expect(parseWhileReading(client, broken, undefined)).rejects.toThrow(/invalid JSON/);
+    // The early catalog query was awaited: the connection is free for the next statement.
+    expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  });
+});

@@ -1,0 +1,55 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { readExpectedSource } from '../../src/schema/expected-file.js';
+
+function file(text: string | Buffer): string {
+  const target = path.join(mkdtempSync(path.join(tmpdir(), 'preflight-expected-')), 'e.json');
+  writeFileSync(target, text);
+  return target;
+}
+
+describe('an expected-schema file as read', () => {
+  it('is hashed at once and parsed only when asked, once', async () => {
+    const text = '{ "version": 1, "schemas": ["app", "billing"], "tables": {} }\n';
+    const source = await readExpectedSource(file(text));
+    expect(source.sha256).toBe(createHash('sha256').update(text).digest('hex'));
+    expect(source.parsed).toBe(false);
+    const schema = source.schema();
+    expect(source.parsed).toBe(true);
+    expect(source.schema()).toBe(schema);
+    expect(schema.schemas).toEqual(['app', 'billing']);
+  });
+
+  it('reports a broken file only when parsed, as a configuration problem', async () => {
+    const source = await readExpectedSource(file('{ "version": 1, "tables": { '));
+    expect(source.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(() => source.schema()).toThrow(/invalid JSON at line 1, column \d+/);
+    expect(source.parsed).toBe(false);
+  });
+
+  it.each([
+    [
+      'near the top, as snapshot writes it',
+      '{ "version": 1, "schemas": ["public", "x"] }',
+      ['public', 'x'],
+    ],
+    ['absent', '{ "version": 1, "tables": {} }', undefined],
+    ['not a list of names', '{ "schemas": [1, 2] }', undefined],
+    ['empty', '{ "schemas": [] }', undefined],
+    [
+      'beyond the first 64 KiB',
+      `{ "tables": { "t": { "columns": ["${'a'.repeat(70_000)}"] } }, "schemas": ["late"] }`,
+      undefined,
+    ],
+  ])('gives a hint of its schemas when %s', async (_name, text, hint) => {
+    expect((await readExpectedSource(file(text))).schemasHint()).toEqual(hint);
+  });
+
+  it('names the file when it cannot be read', async () => {
+    await expect(readExpectedSource('/nonexistent/expected.json')).rejects.toThrow(
+      /expected-schema file \/nonexistent\/expected.json does not exist/,
+    );
+  });
+});
