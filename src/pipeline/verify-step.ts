@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
+import { clientOptions } from '../connection/connect.js';
+import { openSession } from '../connection/session.js';
 import { DriftError } from '../errors.js';
 import type { Category, Finding } from '../report/findings.js';
 import { runAssertions } from '../schema/assertions.js';
@@ -138,9 +140,10 @@ export async function parseWhileReading(
   client: pg.ClientBase,
   expected: ExpectedSource,
   before: string | undefined,
+  helper?: pg.ClientBase,
 ): Promise<{ schema: ExpectedSchema; snapshot: SchemaSnapshot; fingerprint: string | undefined }> {
   const hinted = expected.parsed ? undefined : expected.schemasHint();
-  const early = hinted ? introspectWithFingerprint(client, hinted, before) : undefined;
+  const early = hinted ? introspectWithFingerprint(client, hinted, before, helper) : undefined;
   early?.catch(() => undefined);
   let schema: ExpectedSchema;
   try {
@@ -153,7 +156,37 @@ export async function parseWhileReading(
   if (early && hinted?.join('\u0000') === schemas.join('\u0000'))
     return { schema, ...(await early) };
   await early?.catch(() => undefined);
-  return { schema, ...(await introspectWithFingerprint(client, schemas, before)) };
+  return { schema, ...(await introspectWithFingerprint(client, schemas, before, helper)) };
+}
+
+/** From this size of expected-schema file on (about 1,000 tables), the catalog is read on two connections. */
+const SPLIT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A second connection for the catalog of a large schema (see introspectWithFingerprint), with the
+ * session's statement_timeout; undefined for a small one, or when it cannot connect (then the
+ * catalog is read on the session alone).
+ */
+async function catalogHelper(
+  ctx: CommandContext,
+  expected: ExpectedSource,
+): Promise<pg.Client | undefined> {
+  const settings = ctx.config.database;
+  if (!settings || expected.size < SPLIT_BYTES) return undefined;
+  const client = new pg.Client(clientOptions(settings, 5000));
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await openSession(client, settings, ctx.config.statementTimeoutMs, ctx.config.ddlLockTimeoutMs);
+    return client;
+  } catch (error) {
+    ctx.logger.debug(
+      { event: 'verify.helper-skipped', reason: (error as Error).message },
+      'the catalog is read on one connection',
+    );
+    await client.end().catch(() => undefined);
+    return undefined;
+  }
 }
 
 /**
@@ -190,7 +223,13 @@ async function verifyStructure(
   // The lookup's fingerprint was taken just now (run passes one only when nothing changed since):
   // it serves as the one before the catalog query.
   const before = creates ? undefined : checked?.lookup?.fingerprint;
-  const { schema, snapshot, fingerprint } = await parseWhileReading(client, expected, before);
+  const helper = await catalogHelper(ctx, expected);
+  const { schema, snapshot, fingerprint } = await parseWhileReading(
+    client,
+    expected,
+    before,
+    helper,
+  ).finally(() => helper?.end().catch(() => undefined));
   const findings = compareSchema(schema, withoutHistoryTables(snapshot), {
     strict: ctx.config.strict,
   });

@@ -9,6 +9,8 @@ export interface ExpectedSource {
   readonly path: string;
   /** SHA-256 of the file's bytes, hex: the key of its verified state (verified-state.ts). */
   readonly sha256: string;
+  /** The file's size in bytes (a measure of the schema's size before parsing it). */
+  readonly size: number;
   /** Parses and validates the file, once; throws ConfigError (exit 2) as loadExpectedSchema does. */
   schema(): ExpectedSchema;
   /** Whether schema() has run (and succeeded). */
@@ -35,6 +37,7 @@ export async function readExpectedSource(path: string): Promise<ExpectedSource> 
   return {
     path,
     sha256,
+    size: bytes.length,
     schema() {
       parsed ??= parseExpectedSchema(bytes.toString('utf8'), path);
       return parsed;

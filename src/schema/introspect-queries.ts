@@ -254,9 +254,18 @@ const PARTS: readonly (readonly [keyof CatalogRows, string, string])[] = [
   ['extensions', EXTENSIONS, `q.name ${C}`],
 ];
 
-/** The single catalog statement; `schemasArrayLiteral` is an escaped `ARRAY[...]::text[]`. */
-export function catalogQuery(schemasArrayLiteral: string): string {
-  const parts = PARTS.map(
+/** Every object kind, in the order of the catalog statement. */
+export const CATALOG_KINDS: readonly (keyof CatalogRows)[] = PARTS.map(([key]) => key);
+
+/**
+ * The single catalog statement; `schemasArrayLiteral` is an escaped `ARRAY[...]::text[]`.
+ * `kinds` restricts it to some object kinds (the others are absent from its result).
+ */
+export function catalogQuery(
+  schemasArrayLiteral: string,
+  kinds: readonly (keyof CatalogRows)[] = CATALOG_KINDS,
+): string {
+  const parts = PARTS.filter(([key]) => kinds.includes(key)).map(
     ([key, sql, order]) =>
       `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q ORDER BY ${order}), '[]') FROM (${sql}) q)`,
   );

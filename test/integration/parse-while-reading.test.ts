@@ -10,6 +10,7 @@ function source(schema: ExpectedSchema, hint: string[] | undefined): ExpectedSou
   return {
     path: 'expected.json',
     sha256: '0'.repeat(64),
+    size: 0,
     schema: () => {
       parsed = true;
       return schema;
@@ -28,7 +29,7 @@ describe('parsing the file while the catalog is read', () => {
   beforeAll(async () => {
     db = await createTestDatabase('pf_parse');
     await db.query(
-      'CREATE SCHEMA app; CREATE TABLE app.things (id int); CREATE TABLE public.other (id int)',
+      'CREATE SCHEMA app; CREATE TABLE app.things (id int PRIMARY KEY, name text); CREATE INDEX things_name ON app.things (name); CREATE TABLE public.other (id int)',
     );
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
@@ -49,6 +50,24 @@ describe('parsing the file while the catalog is read', () => {
     expect(schema.schemas).toEqual(['app']);
     expect(Object.keys(snapshot.tables)).toEqual(['app.things']);
     expect(fingerprint).toMatch(/^\d+:\d+:\d+:/);
+  });
+
+  it('reads the same catalog with a helper connection (indexes there, the rest here)', async () => {
+    const helper = new pg.Client({ connectionString: db.url });
+    await helper.connect();
+    try {
+      const expected = (): ExpectedSource => source({ schemas: ['app'] }, ['app']);
+      const alone = await parseWhileReading(client, expected(), undefined);
+      const split = await parseWhileReading(client, expected(), undefined, helper);
+      expect(split.snapshot).toEqual(alone.snapshot);
+      expect(Object.keys(split.snapshot.tables['app.things']?.indexes ?? {})).toEqual([
+        'things_name',
+        'things_pkey',
+      ]);
+      expect(split.fingerprint).toBe(alone.fingerprint);
+    } finally {
+      await helper.end();
+    }
   });
 
   it('reports a broken file as the parse error, not as the catalog query', async () => {
