@@ -7,13 +7,12 @@ import {
   planFromDatabase,
 } from '../pipeline/migrate-step.js';
 import { loadSeeds, seedDatabase, seedRowsCheck } from '../pipeline/seed-step.js';
+import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
 import {
-  loadExpected,
   precheckMatches,
   precheckVerifiedState,
-  verifyDatabase,
   type Precheck,
-} from '../pipeline/verify-step.js';
+} from '../pipeline/verify-structure.js';
 import { withCheckedLock } from './migrate.js';
 
 /**

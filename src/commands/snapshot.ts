@@ -13,7 +13,7 @@ import {
 } from '../pipeline/migrate-step.js';
 import { loadSeeds, seedDatabase } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
-import { withoutHistoryTables } from '../pipeline/verify-step.js';
+import { withoutHistoryTables } from '../pipeline/verify-structure.js';
 import { compareSchema } from '../schema/compare.js';
 import {
   formatExpectedSchema,

@@ -1,46 +1,14 @@
-import { createHash } from 'node:crypto';
-import pg from 'pg';
-import { clientOptions } from '../connection/connect.js';
-import { openSession } from '../connection/session.js';
+import type pg from 'pg';
 import { DriftError } from '../errors.js';
 import type { Category, Finding } from '../report/findings.js';
 import { runAssertions } from '../schema/assertions.js';
-import { compareSchema } from '../schema/compare.js';
 import {
   readExpectedSource,
   readExpectedSourceIfExists,
   type ExpectedSource,
 } from '../schema/expected-file.js';
-import { introspectWithFingerprint } from '../schema/introspect.js';
-import {
-  ensureVerifiedStateTable,
-  lookupVerifiedState,
-  storeVerifiedState,
-  VERIFIED_STATE_TABLE,
-  type Lookup,
-  type VerifiedResult,
-} from '../schema/verified-state.js';
-import {
-  namedEntries,
-  schemasOf,
-  type ExpectedSchema,
-  type SchemaSnapshot,
-} from '../schema/types.js';
-import { BUILD, VERSION } from '../version.js';
 import type { CommandContext } from './context.js';
-
-/** preflight's own tables (history, verified state): never part of the application's schema. */
-const HISTORY_TABLES = ['preflight_migrations', '_prisma_migrations', VERIFIED_STATE_TABLE];
-
-/** Removes the history tables from a snapshot (they exist wherever preflight ran). */
-export function withoutHistoryTables(snapshot: SchemaSnapshot): SchemaSnapshot {
-  const tables = Object.fromEntries(
-    Object.entries(snapshot.tables).filter(
-      ([name]) => !HISTORY_TABLES.includes(name.split('.').pop() ?? ''),
-    ),
-  );
-  return { ...snapshot, tables };
-}
+import { verifyStructure, type Precheck, type RecordMode } from './verify-structure.js';
 
 /**
  * Reads the expected-schema file (parsed later, when needed): explicit paths must exist; an
@@ -58,201 +26,10 @@ export async function loadExpected(ctx: CommandContext): Promise<ExpectedSource 
   return expected;
 }
 
-/** The number of entries of a named collection (an object keyed by name, or a list of names). */
-function size(collection: object | undefined): number {
-  return collection === undefined ? 0 : Object.keys(collection).length;
-}
-
-/** How many objects a file lists, per report category. */
-export function countExpected(expected: ExpectedSchema): Partial<Record<Category, number>> {
-  const counts: Partial<Record<Category, number>> = {};
-  const add = (category: Category, n: number): void => {
-    if (n > 0) counts[category] = (counts[category] ?? 0) + n;
-  };
-  for (const [, table] of namedEntries(expected.tables)) {
-    add('tables', 1);
-    add('columns', size(table.columns));
-    add('indexes', size(table.indexes));
-    add('constraints', size(table.constraints));
-    add('triggers', size(table.triggers));
-    add('policies', size(table.policies));
-  }
-  add('functions', size(expected.functions));
-  add('views', size(expected.views));
-  add('sequences', size(expected.sequences));
-  add('enums', size(expected.enums));
-  add('extensions', size(expected.extensions));
-  add('assertions', expected.assertions?.length ?? 0);
-  return counts;
-}
-
 /** Extra checks that come from elsewhere (declarative seed rows), run on the same client. */
 export type ExtraCheck = (
   client: pg.ClientBase,
 ) => Promise<{ findings: Finding[]; checked: number }>;
-
-/**
- * Whether a passed verification is recorded: `create` (run, under the lock: creates preflight's
- * table if needed), `existing` (verify, status: only into an existing table, and a role that may
- * not write it is no error), `never`.
- */
-export type RecordMode = 'create' | 'existing' | 'never';
-
-/** The key of a file's verified state: the file, the comparison's options, preflight's version and build. */
-export function verifiedStateKey(expected: ExpectedSource, strict: boolean): string {
-  return createHash('sha256')
-    .update(`${VERSION}+${BUILD}\n${strict ? 'strict' : 'lenient'}\n${expected.sha256}`)
-    .digest('hex');
-}
-
-/**
- * The fingerprint lookup of a file (see verified-state.ts), made before the verification itself
- * when the caller can: `lookup` is undefined when preflight's table does not exist yet.
- */
-export interface Precheck {
-  readonly lookup: Lookup | undefined;
-}
-
-/** Looks up the file's verified state now (undefined under --full-verify: nothing to look up). */
-export async function precheckVerifiedState(
-  ctx: CommandContext,
-  client: pg.ClientBase,
-  expected: ExpectedSource,
-): Promise<Precheck | undefined> {
-  if (ctx.config.fullVerify) return undefined;
-  return {
-    lookup: await lookupVerifiedState(client, verifiedStateKey(expected, ctx.config.strict)),
-  };
-}
-
-/** Whether a precheck found the catalog exactly as it was at the file's last passed verification. */
-export function precheckMatches(precheck: Precheck | undefined): boolean {
-  const lookup = precheck?.lookup;
-  return lookup?.stored !== undefined && lookup.stored.fingerprint === lookup.fingerprint;
-}
-
-/**
- * Parses the file and reads the catalog. When the file names its schemas near its top (as
- * snapshot writes it), the catalog query is sent first, so that the server reads the catalog
- * while the file is parsed here (seconds at thousands of tables); a wrong guess is read again.
- */
-export async function parseWhileReading(
-  client: pg.ClientBase,
-  expected: ExpectedSource,
-  before: string | undefined,
-  helper?: pg.ClientBase,
-): Promise<{ schema: ExpectedSchema; snapshot: SchemaSnapshot; fingerprint: string | undefined }> {
-  const hinted = expected.parsed ? undefined : expected.schemasHint();
-  const early = hinted ? introspectWithFingerprint(client, hinted, before, helper) : undefined;
-  early?.catch(() => undefined);
-  let schema: ExpectedSchema;
-  try {
-    schema = expected.schema();
-  } catch (error) {
-    await early?.catch(() => undefined);
-    throw error;
-  }
-  const schemas = schemasOf(schema);
-  if (early && hinted?.join('\u0000') === schemas.join('\u0000'))
-    return { schema, ...(await early) };
-  await early?.catch(() => undefined);
-  return { schema, ...(await introspectWithFingerprint(client, schemas, before, helper)) };
-}
-
-/** From this size of expected-schema file on (about 1,000 tables), the catalog is read on two connections. */
-const SPLIT_BYTES = 4 * 1024 * 1024;
-
-/**
- * A second connection for the catalog of a large schema (see introspectWithFingerprint), with the
- * session's statement_timeout; undefined for a small one, or when it cannot connect (then the
- * catalog is read on the session alone).
- */
-async function catalogHelper(
-  ctx: CommandContext,
-  expected: ExpectedSource,
-): Promise<pg.Client | undefined> {
-  const settings = ctx.config.database;
-  if (!settings || expected.size < SPLIT_BYTES) return undefined;
-  const client = new pg.Client(clientOptions(settings, 5000));
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await openSession(client, settings, ctx.config.statementTimeoutMs, ctx.config.ddlLockTimeoutMs);
-    return client;
-  } catch (error) {
-    ctx.logger.debug(
-      { event: 'verify.helper-skipped', reason: (error as Error).message },
-      'the catalog is read on one connection',
-    );
-    await client.end().catch(() => undefined);
-    return undefined;
-  }
-}
-
-/**
- * Compares the catalog with the file, or replays the last passed comparison when the catalog
- * fingerprint shows that nothing changed since (unless --full-verify). Records a pass as `record`
- * says. Returns the structural findings, the counts and the file's assertions.
- */
-async function verifyStructure(
-  ctx: CommandContext,
-  client: pg.ClientBase,
-  expected: ExpectedSource,
-  record: RecordMode,
-  precheck: Precheck | undefined,
-): Promise<VerifiedResult> {
-  const key = verifiedStateKey(expected, ctx.config.strict);
-  const checked = precheck ?? (await precheckVerifiedState(ctx, client, expected));
-  const stored = checked?.lookup?.stored;
-  if (stored && precheckMatches(checked)) {
-    ctx.report.verification = {
-      findings: [],
-      checked: 0,
-      method: 'fingerprint',
-      verifiedAt: stored.verifiedAt,
-    };
-    ctx.logger.debug(
-      { event: 'verify.fingerprint', verifiedAt: stored.verifiedAt },
-      `catalog unchanged since its full verification at ${stored.verifiedAt}`,
-    );
-    return stored.result;
-  }
-  // Before the fingerprint is taken: creating the table is a change of the catalog.
-  const creates = record === 'create' && checked?.lookup === undefined;
-  if (creates) await ensureVerifiedStateTable(client);
-  // The lookup's fingerprint was taken just now (run passes one only when nothing changed since):
-  // it serves as the one before the catalog query.
-  const before = creates ? undefined : checked?.lookup?.fingerprint;
-  const helper = await catalogHelper(ctx, expected);
-  const { schema, snapshot, fingerprint } = await parseWhileReading(
-    client,
-    expected,
-    before,
-    helper,
-  ).finally(() => helper?.end().catch(() => undefined));
-  const findings = compareSchema(schema, withoutHistoryTables(snapshot), {
-    strict: ctx.config.strict,
-  });
-  const result: VerifiedResult = {
-    findings,
-    checkedBy: countExpected(schema),
-    assertions: [...(schema.assertions ?? [])],
-  };
-  ctx.report.verification = { findings: [], checked: 0, method: 'catalog' };
-  const passed = findings.every((f) => f.severity !== 'error');
-  if (passed && fingerprint !== undefined && record !== 'never') {
-    await storeVerifiedState(client, key, fingerprint, result).catch((error: unknown) => {
-      if (record === 'create') throw error;
-      // verify and status are read-only for the application; no table yet, a role or a standby
-      // that cannot write it only means that the next verification is a full one again.
-      ctx.logger.debug(
-        { event: 'verify.not-recorded', reason: (error as Error).message },
-        'verified state not recorded',
-      );
-    });
-  }
-  return result;
-}
 
 /**
  * Verifies the database against the expected schema, assertions and extra checks; fills the

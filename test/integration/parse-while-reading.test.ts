@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { parseWhileReading } from '../../src/pipeline/verify-step.js';
+import { parseWhileReading } from '../../src/pipeline/verify-structure.js';
 import type { ExpectedSource } from '../../src/schema/expected-file.js';
 import type { ExpectedSchema } from '../../src/schema/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
