@@ -3,14 +3,15 @@ import { readListedMigrations } from '../migrations/source.js';
 import {
   applyPending,
   assertNoConflicts,
+  historyStore,
   listMigrationsStep,
-  planFromDatabase,
+  planFromHistory,
 } from '../pipeline/migrate-step.js';
 import { loadSeeds, seedDatabase, seedRowsCheck } from '../pipeline/seed-step.js';
 import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
 import {
   precheckMatches,
-  precheckVerifiedState,
+  readHistoryAndPrecheck,
   type Precheck,
 } from '../pipeline/verify-structure.js';
 import { withCheckedLock } from './migrate.js';
@@ -30,16 +31,22 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   const seeds = loadSeeds(ctx);
   const expected = await loadExpected(ctx);
   await withCheckedLock(ctx, listing, async (session, held) => {
-    // Sent first, so that the server computes the fingerprint while the migration files are read
-    // here (in vain when something turns out to be pending); the lock check runs alongside.
-    const lookup = expected ? precheckVerifiedState(ctx, session.client, expected) : undefined;
-    lookup?.catch(() => undefined);
+    // The history and the fingerprint lookup are sent first, in one round trip, so that the server
+    // works while the migration files are read here (the lookup is in vain when something turns
+    // out to be pending); the lock check runs alongside.
+    const first = readHistoryAndPrecheck(
+      ctx,
+      session.client,
+      historyStore(listing.layout),
+      expected,
+    );
+    first.catch(() => undefined);
     const set = readListedMigrations(listing);
-    const plan = await planFromDatabase(ctx, session, set);
+    const { history, precheck: looked } = await first;
+    const plan = planFromHistory(ctx, set, history);
     assertNoConflicts(plan);
     let precheck: Precheck | undefined;
-    if (expected && lookup) {
-      const looked = await lookup;
+    if (expected) {
       if (plan.pending.length === 0 && !seeds?.some((s) => s.kind === 'sql')) precheck = looked;
       if (!precheckMatches(precheck)) expected.schema();
     }

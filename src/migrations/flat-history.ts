@@ -32,22 +32,25 @@ export const flatHistory: HistoryStore = {
 
   async read(client) {
     try {
-      const result = await client.query<Row>(
-        // Flags, not timestamps: nothing uses the times, and parsing them costs on long histories.
-        `SELECT version, name, checksum, finished_at IS NOT NULL AS finished FROM ${TABLE}`,
-      );
-      return result.rows.map(
-        (row): AppliedMigration => ({
-          id: row.version,
-          name: row.name,
-          checksum: row.checksum,
-          failed: !row.finished,
-        }),
-      );
+      return flatHistory.fromRows((await client.query(flatHistory.readSql)).rows);
     } catch (error) {
       if (isUndefinedTable(error)) return [];
       throw error;
     }
+  },
+
+  // Flags, not timestamps: nothing uses the times, and parsing them costs on long histories.
+  readSql: `SELECT version, name, checksum, finished_at IS NOT NULL AS finished FROM ${TABLE}`,
+
+  fromRows(rows) {
+    return (rows as Row[]).map(
+      (row): AppliedMigration => ({
+        id: row.version,
+        name: row.name,
+        checksum: row.checksum,
+        failed: !row.finished,
+      }),
+    );
   },
 
   appliedRowSql(client, file, durationMs) {

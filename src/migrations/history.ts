@@ -11,6 +11,10 @@ export interface HistoryStore {
   /** Creates the table if it does not exist (called under the lock, before the first write). */
   ensure(client: pg.ClientBase): Promise<void>;
   read(client: pg.ClientBase): Promise<AppliedMigration[]>;
+  /** The statement `read` sends (it fails with 42P01 when the table does not exist)... */
+  readonly readSql: string;
+  /** ...and what `read` makes of its rows: for a caller that sends it with other statements. */
+  fromRows(rows: readonly unknown[]): AppliedMigration[];
   /** SQL that records a finished migration, to be sent together with COMMIT in one round trip. */
   appliedRowSql(client: pg.ClientBase, file: MigrationFile, durationMs: number): string;
   /** Records a migration as started (for migrations that run outside one transaction). */

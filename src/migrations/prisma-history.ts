@@ -37,25 +37,28 @@ export const prismaHistory: HistoryStore = {
 
   async read(client) {
     try {
-      const result = await client.query<Row>(
-        // Flags, not timestamps: nothing uses the times, and parsing them costs on long histories.
-        `SELECT id, checksum, migration_name, finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS rolled_back FROM "${TABLE}" ORDER BY started_at`,
-      );
-      return result.rows
-        .filter((row) => !row.rolled_back)
-        .map(
-          (row): AppliedMigration => ({
-            id: row.migration_name,
-            name: row.migration_name,
-            checksum: row.checksum,
-            failed: !row.finished,
-            rowId: row.id,
-          }),
-        );
+      return prismaHistory.fromRows((await client.query(prismaHistory.readSql)).rows);
     } catch (error) {
       if (isUndefinedTable(error)) return [];
       throw error;
     }
+  },
+
+  // Flags, not timestamps: nothing uses the times, and parsing them costs on long histories.
+  readSql: `SELECT id, checksum, migration_name, finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS rolled_back FROM "${TABLE}" ORDER BY started_at`,
+
+  fromRows(rows) {
+    return (rows as Row[])
+      .filter((row) => !row.rolled_back)
+      .map(
+        (row): AppliedMigration => ({
+          id: row.migration_name,
+          name: row.migration_name,
+          checksum: row.checksum,
+          failed: !row.finished,
+          rowId: row.id,
+        }),
+      );
   },
 
   appliedRowSql(client, file) {

@@ -10,7 +10,7 @@ import {
   readListedMigrations,
   type MigrationListing,
 } from '../migrations/source.js';
-import type { Layout, MigrationSet, Plan } from '../migrations/types.js';
+import type { AppliedMigration, Layout, MigrationSet, Plan } from '../migrations/types.js';
 import type { CommandContext } from './context.js';
 
 /** The history store of a layout. */
@@ -42,7 +42,15 @@ export async function planFromDatabase(
   session: Session,
   set: MigrationSet,
 ): Promise<Plan> {
-  const history = await historyStore(set.layout).read(session.client);
+  return planFromHistory(ctx, set, await historyStore(set.layout).read(session.client));
+}
+
+/** Plans from a history already read, filling the report's migrations section. */
+export function planFromHistory(
+  ctx: CommandContext,
+  set: MigrationSet,
+  history: readonly AppliedMigration[],
+): Plan {
   const plan = planMigrations(set.layout, set.files, history);
   ctx.report.migrations = {
     layout: set.layout,

@@ -12,10 +12,14 @@ import {
   type ExpectedSchema,
   type SchemaSnapshot,
 } from '../schema/types.js';
+import { isUndefinedTable, type HistoryStore } from '../migrations/history.js';
+import type { AppliedMigration } from '../migrations/types.js';
 import {
   ensureVerifiedStateTable,
+  lookupSql,
   lookupVerifiedState,
   storeVerifiedState,
+  toLookup,
   VERIFIED_STATE_TABLE,
   type Lookup,
   type VerifiedResult,
@@ -101,6 +105,36 @@ export async function precheckVerifiedState(
   return {
     lookup: await lookupVerifiedState(client, verifiedStateKey(expected, ctx.config.strict)),
   };
+}
+
+/**
+ * `run`'s first reads under the lock, in one round trip: the history and the fingerprint lookup,
+ * sent at once so that the server works while the caller reads the migration files. When either
+ * table does not exist yet (a first deploy), each is read alone.
+ */
+export async function readHistoryAndPrecheck(
+  ctx: CommandContext,
+  client: pg.ClientBase,
+  store: HistoryStore,
+  expected: ExpectedSource | undefined,
+): Promise<{ history: AppliedMigration[]; precheck: Precheck | undefined }> {
+  if (!expected || ctx.config.fullVerify) {
+    return { history: await store.read(client), precheck: undefined };
+  }
+  const key = verifiedStateKey(expected, ctx.config.strict);
+  try {
+    const results: unknown = await client.query(`${store.readSql};\n${lookupSql(client, key)}`);
+    const [history, lookup] = Array.isArray(results) ? (results as pg.QueryResult[]) : [];
+    if (!history || !lookup) throw new Error('the history and lookup query returned no results');
+    return {
+      history: store.fromRows(history.rows),
+      precheck: { lookup: toLookup(lookup.rows[0]) },
+    };
+  } catch (error) {
+    if (!isUndefinedTable(error)) throw error;
+    const history = await store.read(client);
+    return { history, precheck: await precheckVerifiedState(ctx, client, expected) };
+  }
 }
 
 /** Whether a precheck found the catalog exactly as it was at the file's last passed verification. */

@@ -48,34 +48,47 @@ export async function ensureVerifiedStateTable(client: pg.ClientBase): Promise<v
   await client.query(CREATE_SQL);
 }
 
+interface LookupRow {
+  fingerprint: string;
+  stored: string | null;
+  result: string | null;
+  verified_at: string | null;
+}
+
+/**
+ * The lookup of `key` as one statement (the key inlined, for a simple query that may carry other
+ * statements): it fails with 42P01 while the table does not exist.
+ */
+export function lookupSql(client: pg.ClientBase, key: string): string {
+  return `SELECT (${CATALOG_FINGERPRINT}) AS fingerprint, v.fingerprint AS stored, v.result::text AS result,
+  to_char(v.verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS verified_at
+FROM (SELECT 1) AS one LEFT JOIN ${VERIFIED_STATE_TABLE} v ON v.key = ${client.escapeLiteral(key)}`;
+}
+
+/** What lookupSql's one row says. */
+export function toLookup(row: unknown): Lookup | undefined {
+  if (!row) return undefined;
+  const { fingerprint, stored, result, verified_at } = row as LookupRow;
+  return {
+    fingerprint,
+    stored:
+      stored !== null && result !== null && verified_at !== null
+        ? {
+            fingerprint: stored,
+            result: JSON.parse(result) as VerifiedResult,
+            verifiedAt: verified_at,
+          }
+        : undefined,
+  };
+}
+
 /** One round trip: the fingerprint now, and the state stored under `key`. */
 export async function lookupVerifiedState(
   client: pg.ClientBase,
   key: string,
 ): Promise<Lookup | undefined> {
   try {
-    const result = await client.query<{
-      fingerprint: string;
-      stored: string | null;
-      result: string | null;
-      verified_at: string | null;
-    }>(
-      `SELECT (${CATALOG_FINGERPRINT}) AS fingerprint, v.fingerprint AS stored, v.result::text AS result,
-         to_char(v.verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS verified_at
-       FROM (SELECT 1) AS one LEFT JOIN ${VERIFIED_STATE_TABLE} v ON v.key = $1`,
-      [key],
-    );
-    const row = result.rows[0];
-    if (!row) return undefined;
-    const stored =
-      row.stored !== null && row.result !== null && row.verified_at !== null
-        ? {
-            fingerprint: row.stored,
-            result: JSON.parse(row.result) as VerifiedResult,
-            verifiedAt: row.verified_at,
-          }
-        : undefined;
-    return { fingerprint: row.fingerprint, stored };
+    return toLookup((await client.query(lookupSql(client, key))).rows[0]);
   } catch (error) {
     if ((error as { code?: string }).code === '42P01') return undefined;
     throw error;

@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
@@ -210,6 +210,64 @@ describe('the verified state (catalog fingerprint)', () => {
       );
     } finally {
       await sql(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
+
+  it('a database migrated without a verification gets its verified state from the next run', async () => {
+    const other = await createTestDatabase('pf_state_migrated');
+    try {
+      expect((await preflight(['migrate'], other.url)).exitCode).toBe(0);
+      const first = await preflight(['run'], other.url);
+      expect(first.exitCode).toBe(0);
+      expect(first.report.verification.method).toBe('catalog');
+      expect((await preflight(['run'], other.url)).report.verification.method).toBe('fingerprint');
+    } finally {
+      await other.drop();
+    }
+  });
+
+  it('works the same with the prisma layout and its history table', async () => {
+    const other = await createTestDatabase('pf_state_prisma');
+    const dir = scratchDir();
+    const migrations = path.join(dir, 'prisma');
+    mkdirSync(path.join(migrations, '20240101000000_init'), { recursive: true });
+    writeFileSync(
+      path.join(migrations, '20240101000000_init', 'migration.sql'),
+      'CREATE TABLE "User" (id serial PRIMARY KEY, email text NOT NULL UNIQUE);\n',
+    );
+    writeFileSync(path.join(migrations, 'migration_lock.toml'), 'provider = "postgresql"\n');
+    mkdirSync(path.join(dir, 'seeds'));
+    const expectFile = path.join(dir, 'expected.json');
+    // Replaced by the snapshot below, which keeps a file's assertions (this one has none).
+    writeFileSync(expectFile, '{ "version": 1 }\n');
+    const args = [
+      '--migrations',
+      migrations,
+      '--seeds',
+      path.join(dir, 'seeds'),
+      '--expect',
+      expectFile,
+    ];
+    try {
+      expect((await preflight(['migrate', '--migrations', migrations], other.url)).exitCode).toBe(
+        0,
+      );
+      expect(
+        (await preflight(['snapshot', '--out', expectFile, '--expect', expectFile], other.url))
+          .exitCode,
+      ).toBe(0);
+      const first = await preflight(['run', ...args], other.url);
+      expect({ exit: first.exitCode, findings: first.report.verification.findings }).toEqual({
+        exit: 0,
+        findings: [],
+      });
+      expect(first.report.verification.method).toBe('catalog');
+      const second = await preflight(['run', ...args], other.url);
+      expect(second.exitCode).toBe(0);
+      expect(second.report.verification.method).toBe('fingerprint');
+      expect(second.report.verification.checkedBy.tables).toBe(1);
+    } finally {
+      await other.drop();
     }
   });
 });
