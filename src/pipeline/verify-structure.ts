@@ -16,6 +16,7 @@ import { isUndefinedTable, type HistoryStore } from '../migrations/history.js';
 import type { AppliedMigration } from '../migrations/types.js';
 import {
   ensureVerifiedStateTable,
+  isStateTableProblem,
   lookupSql,
   lookupVerifiedState,
   storeVerifiedState,
@@ -131,7 +132,9 @@ export async function readHistoryAndPrecheck(
       precheck: { lookup: toLookup(lookup.rows[0]) },
     };
   } catch (error) {
-    if (!isUndefinedTable(error)) throw error;
+    // Either table missing (a first deploy) or preflight's unusable: each read alone, so that
+    // the history's own errors are its own and the lookup's only mean a full verification.
+    if (!isUndefinedTable(error) && !isStateTableProblem(error)) throw error;
     const history = await store.read(client);
     return { history, precheck: await precheckVerifiedState(ctx, client, expected) };
   }
@@ -231,7 +234,21 @@ export async function verifyStructure(
   }
   // Before the fingerprint is taken: creating the table is a change of the catalog.
   const creates = record === 'create' && checked?.lookup === undefined;
-  if (creates) await ensureVerifiedStateTable(client);
+  const notRecorded = (error: unknown): false => {
+    if (!isStateTableProblem(error)) throw error;
+    // Never a reason to fail a verification: the next one reads the catalog in full again. For
+    // verify and status (no table yet, a read-only role or standby) that is expected.
+    const log = record === 'create' ? ctx.logger.warn : ctx.logger.debug;
+    log.call(
+      ctx.logger,
+      { event: 'verify.not-recorded', reason: (error as Error).message },
+      `verified state not recorded (${(error as Error).message}): the next verification reads the catalog in full`,
+    );
+    return false;
+  };
+  const recordable =
+    record !== 'never' &&
+    (!creates || (await ensureVerifiedStateTable(client).then(() => true, notRecorded)));
   // The lookup's fingerprint was taken just now (run passes one only when nothing changed since):
   // it serves as the one before the catalog query.
   const before = creates ? undefined : checked?.lookup?.fingerprint;
@@ -252,16 +269,8 @@ export async function verifyStructure(
   };
   ctx.report.verification = { findings: [], checked: 0, method: 'catalog' };
   const passed = findings.every((f) => f.severity !== 'error');
-  if (passed && fingerprint !== undefined && record !== 'never') {
-    await storeVerifiedState(client, key, fingerprint, result).catch((error: unknown) => {
-      if (record === 'create') throw error;
-      // verify and status are read-only for the application; no table yet, a role or a standby
-      // that cannot write it only means that the next verification is a full one again.
-      ctx.logger.debug(
-        { event: 'verify.not-recorded', reason: (error as Error).message },
-        'verified state not recorded',
-      );
-    });
+  if (passed && fingerprint !== undefined && recordable) {
+    await storeVerifiedState(client, key, fingerprint, result).catch(notRecorded);
   }
   return result;
 }

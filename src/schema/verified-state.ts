@@ -65,24 +65,58 @@ export function lookupSql(client: pg.ClientBase, key: string): string {
 FROM (SELECT 1) AS one LEFT JOIN ${VERIFIED_STATE_TABLE} v ON v.key = ${client.escapeLiteral(key)}`;
 }
 
-/** What lookupSql's one row says. */
+/** What lookupSql's one row says; a stored state that does not read back is no state. */
 export function toLookup(row: unknown): Lookup | undefined {
   if (!row) return undefined;
   const { fingerprint, stored, result, verified_at } = row as LookupRow;
+  const replay = stored !== null && verified_at !== null ? readResult(result) : undefined;
   return {
     fingerprint,
     stored:
-      stored !== null && result !== null && verified_at !== null
-        ? {
-            fingerprint: stored,
-            result: JSON.parse(result) as VerifiedResult,
-            verifiedAt: verified_at,
-          }
+      replay && stored !== null && verified_at !== null
+        ? { fingerprint: stored, result: replay, verifiedAt: verified_at }
         : undefined,
   };
 }
 
-/** One round trip: the fingerprint now, and the state stored under `key`. */
+/**
+ * A stored result as written by storeVerifiedState, or undefined for anything else (a row edited
+ * by hand): only warnings, counts, and assertions with a name and SQL.
+ */
+function readResult(text: string | null): VerifiedResult | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text ?? '');
+  } catch {
+    return undefined;
+  }
+  const { findings, checkedBy, assertions } = (value ?? {}) as Partial<Record<string, unknown>>;
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  const valid =
+    Array.isArray(findings) &&
+    findings.every((f) => isObject(f) && f.severity === 'warning') &&
+    isObject(checkedBy) &&
+    Object.values(checkedBy).every((n) => typeof n === 'number') &&
+    Array.isArray(assertions) &&
+    assertions.every((a) => isObject(a) && typeof a.name === 'string' && typeof a.sql === 'string');
+  return valid ? (value as VerifiedResult) : undefined;
+}
+
+/**
+ * Whether an error says that preflight's table cannot serve (missing, altered, not readable or
+ * writable by this role, a read-only server): then verification reads the catalog in full. Errors
+ * of the connection, of cancellation or of timeouts are not that, and are thrown.
+ */
+export function isStateTableProblem(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^(22|23|25|42)[0-9A-Z]{3}$/.test(code);
+}
+
+/**
+ * One round trip: the fingerprint now, and the state stored under `key`; undefined when the table
+ * does not exist or cannot serve (see isStateTableProblem).
+ */
 export async function lookupVerifiedState(
   client: pg.ClientBase,
   key: string,
@@ -90,7 +124,7 @@ export async function lookupVerifiedState(
   try {
     return toLookup((await client.query(lookupSql(client, key))).rows[0]);
   } catch (error) {
-    if ((error as { code?: string }).code === '42P01') return undefined;
+    if (isStateTableProblem(error)) return undefined;
     throw error;
   }
 }

@@ -124,6 +124,35 @@ describe('the verified state (catalog fingerprint)', () => {
     expect(replay.report.verification.method).toBe('fingerprint');
   });
 
+  it('a stored result edited by hand is no result: read in full, recorded again', async () => {
+    await sql(
+      `UPDATE preflight_verification SET result = '{"findings": [{"severity": "error"}], "checkedBy": {}, "assertions": []}'`,
+    );
+    const full = await preflight(['run']);
+    expect(full.exitCode).toBe(0);
+    expect(full.report.verification.method).toBe('catalog');
+    expect((await preflight(['run'])).report.verification.method).toBe('fingerprint');
+  });
+
+  it('a damaged preflight_verification never fails a deploy: it verifies in full and says so', async () => {
+    await sql('ALTER TABLE preflight_verification DROP COLUMN result');
+    try {
+      for (let i = 0; i < 2; i += 1) {
+        const result = await preflight(['run']);
+        expect(result.exitCode).toBe(0);
+        expect(result.report.verification.method).toBe('catalog');
+        expect(logLines(result.stdout)).toContainEqual(
+          expect.objectContaining({ event: 'verify.not-recorded', level: 'warn' }),
+        );
+      }
+    } finally {
+      await sql('DROP TABLE preflight_verification');
+    }
+    // Created again by the next run, which records its verification.
+    expect((await preflight(['run'])).report.verification.method).toBe('catalog');
+    expect((await preflight(['run'])).report.verification.method).toBe('fingerprint');
+  });
+
   it('an edited expected-schema file is a new key: read in full, its new assertion run', async () => {
     const dir = scratchDir();
     const file = path.join(dir, 'expected.json');
