@@ -9,11 +9,7 @@ import {
 } from '../pipeline/migrate-step.js';
 import { loadSeeds, seedDatabase, seedRowsCheck } from '../pipeline/seed-step.js';
 import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
-import {
-  precheckMatches,
-  readHistoryAndPrecheck,
-  type Precheck,
-} from '../pipeline/verify-structure.js';
+import { precheckMatches, readHistoryAndPrecheck, type Precheck } from '../pipeline/precheck.js';
 import { withCheckedLock } from './migrate.js';
 
 /**

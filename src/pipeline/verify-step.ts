@@ -8,7 +8,8 @@ import {
   type ExpectedSource,
 } from '../schema/expected-file.js';
 import type { CommandContext } from './context.js';
-import { verifyStructure, type Precheck, type RecordMode } from './verify-structure.js';
+import type { Precheck } from './precheck.js';
+import { verifyStructure, type RecordMode } from './verify-structure.js';
 
 /**
  * Reads the expected-schema file (parsed later, when needed): explicit paths must exist; an

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { clientOptions } from '../connection/connect.js';
 import { openSession } from '../connection/session.js';
@@ -12,21 +11,20 @@ import {
   type ExpectedSchema,
   type SchemaSnapshot,
 } from '../schema/types.js';
-import { isUndefinedTable, type HistoryStore } from '../migrations/history.js';
-import type { AppliedMigration } from '../migrations/types.js';
 import {
   ensureVerifiedStateTable,
   isStateTableProblem,
-  lookupSql,
-  lookupVerifiedState,
   storeVerifiedState,
-  toLookup,
   VERIFIED_STATE_TABLE,
-  type Lookup,
   type VerifiedResult,
 } from '../schema/verified-state.js';
-import { BUILD, VERSION } from '../version.js';
 import type { CommandContext } from './context.js';
+import {
+  precheckMatches,
+  precheckVerifiedState,
+  verifiedStateKey,
+  type Precheck,
+} from './precheck.js';
 
 /*
  * The structural part of verification: the expected schema against the catalog, or the replay of
@@ -80,71 +78,6 @@ export function countExpected(expected: ExpectedSchema): Partial<Record<Category
  * not write it is no error), `never`.
  */
 export type RecordMode = 'create' | 'existing' | 'never';
-
-/** The key of a file's verified state: the file, the comparison's options, preflight's version and build. */
-export function verifiedStateKey(expected: ExpectedSource, strict: boolean): string {
-  return createHash('sha256')
-    .update(`${VERSION}+${BUILD}\n${strict ? 'strict' : 'lenient'}\n${expected.sha256}`)
-    .digest('hex');
-}
-
-/**
- * The fingerprint lookup of a file (see verified-state.ts), made before the verification itself
- * when the caller can: `lookup` is undefined when preflight's table does not exist yet.
- */
-export interface Precheck {
-  readonly lookup: Lookup | undefined;
-}
-
-/** Looks up the file's verified state now (undefined under --full-verify: nothing to look up). */
-export async function precheckVerifiedState(
-  ctx: CommandContext,
-  client: pg.ClientBase,
-  expected: ExpectedSource,
-): Promise<Precheck | undefined> {
-  if (ctx.config.fullVerify) return undefined;
-  return {
-    lookup: await lookupVerifiedState(client, verifiedStateKey(expected, ctx.config.strict)),
-  };
-}
-
-/**
- * `run`'s first reads under the lock, in one round trip: the history and the fingerprint lookup,
- * sent at once so that the server works while the caller reads the migration files. When either
- * table does not exist yet (a first deploy), each is read alone.
- */
-export async function readHistoryAndPrecheck(
-  ctx: CommandContext,
-  client: pg.ClientBase,
-  store: HistoryStore,
-  expected: ExpectedSource | undefined,
-): Promise<{ history: AppliedMigration[]; precheck: Precheck | undefined }> {
-  if (!expected || ctx.config.fullVerify) {
-    return { history: await store.read(client), precheck: undefined };
-  }
-  const key = verifiedStateKey(expected, ctx.config.strict);
-  try {
-    const results: unknown = await client.query(`${store.readSql};\n${lookupSql(client, key)}`);
-    const [history, lookup] = Array.isArray(results) ? (results as pg.QueryResult[]) : [];
-    if (!history || !lookup) throw new Error('the history and lookup query returned no results');
-    return {
-      history: store.fromRows(history.rows),
-      precheck: { lookup: toLookup(lookup.rows[0]) },
-    };
-  } catch (error) {
-    // Either table missing (a first deploy) or preflight's unusable: each read alone, so that
-    // the history's own errors are its own and the lookup's only mean a full verification.
-    if (!isUndefinedTable(error) && !isStateTableProblem(error)) throw error;
-    const history = await store.read(client);
-    return { history, precheck: await precheckVerifiedState(ctx, client, expected) };
-  }
-}
-
-/** Whether a precheck found the catalog exactly as it was at the file's last passed verification. */
-export function precheckMatches(precheck: Precheck | undefined): boolean {
-  const lookup = precheck?.lookup;
-  return lookup?.stored !== undefined && lookup.stored.fingerprint === lookup.fingerprint;
-}
 
 /**
  * Parses the file and reads the catalog. When the file names its schemas near its top (as
