@@ -1,47 +1,12 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { logLines, runCli, scratchDir, startCli } from '../helpers/cli.js';
+import { logLines } from '../helpers/cli.js';
+import { useEngineProject } from '../helpers/engine-project.js';
 
-let db: TestDatabase;
-let dir: string;
-beforeEach(async () => {
-  db = await createTestDatabase('pfs');
-  dir = scratchDir();
-  mkdirSync(path.join(dir, 'migrations'));
-});
-afterEach(async () => {
-  await db.drop();
-});
-
-function migration(name: string, sql: string): void {
-  writeFileSync(path.join(dir, 'migrations', name), sql);
-}
-
-function args(): string[] {
-  return ['migrate', '--migrations', path.join(dir, 'migrations')];
-}
-
-/** Resolves once a session of the test database runs a statement containing `text`. */
-async function waitForQuery(text: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const rows = await db.query(
-      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()`,
-      [`%${text}%`],
-    );
-    if (rows.length > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no session ran ${text} within ${timeoutMs}ms`);
-}
+const project = useEngineProject('pfs');
+const { query, migration, startMigrate, migrate, waitForQuery } = project;
 
 async function serverState(): Promise<{ sleeping: number; advisory: number }> {
-  const [row] = await db.query<{ sleeping: number; advisory: number }>(
-    `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep%' AND state = 'active' AND pid <> pg_backend_pid()) AS sleeping,
-            (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS advisory`,
-  );
-  return row ?? { sleeping: -1, advisory: -1 };
+  const sleeping = (await project.activeQueries()).filter((q) => q.includes('pg_sleep')).length;
+  return { sleeping, advisory: await project.advisoryLocks() };
 }
 
 // The sleep is read from a table, so that the next run of the same, unchanged file is quick.
@@ -51,7 +16,7 @@ SELECT pg_sleep((SELECT seconds FROM sleep_for));
 
 describe('signals during a migration', () => {
   beforeEach(async () => {
-    await db.query('CREATE TABLE sleep_for (seconds int); INSERT INTO sleep_for VALUES (600)');
+    await query('CREATE TABLE sleep_for (seconds int); INSERT INTO sleep_for VALUES (600)');
     migration('1_fast.sql', 'CREATE TABLE fast (id int);\n');
     migration('2_slow.sql', SLOW);
   });
@@ -62,7 +27,7 @@ describe('signals during a migration', () => {
   ] as const)(
     '%s: the statement is cancelled, nothing recorded, lock free, exit %i; the next run applies it',
     async (signal, code) => {
-      const run = startCli(args(), { env: { DATABASE_URL: db.url }, cwd: dir });
+      const run = startMigrate();
       await waitForQuery('pg_sleep');
       // The migration sleeps ten minutes: only the cancel ends it within the test's time limit.
       run.kill(signal);
@@ -74,12 +39,12 @@ describe('signals during a migration', () => {
         `interrupted by ${signal}; migration 2_slow.sql: Nothing of it was applied (rolled back). It runs on the next deploy.`,
       );
       expect(await serverState()).toEqual({ sleeping: 0, advisory: 0 });
-      const history = await db.query<{ name: string }>('SELECT name FROM preflight_migrations');
+      const history = await query<{ name: string }>('SELECT name FROM preflight_migrations');
       expect(history.map((h) => h.name)).toEqual(['1_fast.sql']);
-      expect(await db.query("SELECT 1 FROM pg_tables WHERE tablename = 'slow_done'")).toEqual([]);
+      expect(await query("SELECT 1 FROM pg_tables WHERE tablename = 'slow_done'")).toEqual([]);
 
-      await db.query('UPDATE sleep_for SET seconds = 0');
-      const next = await runCli(args(), { env: { DATABASE_URL: db.url }, cwd: dir });
+      await query('UPDATE sleep_for SET seconds = 0');
+      const next = await migrate();
       expect(next.exitCode).toBe(0);
       expect(logLines(next.stdout).filter((l) => l.event === 'migration.applied')).toEqual([
         expect.objectContaining({ migration: '2_slow.sql' }),
@@ -95,7 +60,7 @@ CREATE INDEX CONCURRENTLY slow_done_id ON slow_done (id);
 SELECT pg_sleep((SELECT seconds FROM sleep_for));
 `,
     );
-    const run = startCli(args(), { env: { DATABASE_URL: db.url }, cwd: dir });
+    const run = startMigrate();
     await waitForQuery('pg_sleep');
     run.kill('SIGTERM');
     const result = await run;
@@ -104,14 +69,14 @@ SELECT pg_sleep((SELECT seconds FROM sleep_for));
       /interrupted by SIGTERM; migration 2_slow.sql: .*stopped at statement 3 of 3 .*recorded as failed/,
     );
     expect(await serverState()).toEqual({ sleeping: 0, advisory: 0 });
-    const rows = await db.query<{ name: string; finished: boolean }>(
+    const rows = await query<{ name: string; finished: boolean }>(
       'SELECT name, finished_at IS NOT NULL AS finished FROM preflight_migrations ORDER BY version',
     );
     expect(rows).toEqual([
       { name: '1_fast.sql', finished: true },
       { name: '2_slow.sql', finished: false },
     ]);
-    const next = await runCli(args(), { env: { DATABASE_URL: db.url }, cwd: dir });
+    const next = await migrate();
     expect(next.exitCode).toBe(6);
     expect(next.all).toContain('preflight resolve --rolled-back 2_slow.sql');
   });

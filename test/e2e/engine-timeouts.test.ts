@@ -1,48 +1,16 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { logLines, runCli, scratchDir, startCli } from '../helpers/cli.js';
+import { logLines } from '../helpers/cli.js';
+import { useEngineProject } from '../helpers/engine-project.js';
 
-let db: TestDatabase;
-let dir: string;
-beforeEach(async () => {
-  db = await createTestDatabase('pft');
-  dir = scratchDir();
-  mkdirSync(path.join(dir, 'migrations'));
-});
-afterEach(async () => {
-  await db.drop();
-});
-
-function migration(name: string, sql: string): void {
-  writeFileSync(path.join(dir, 'migrations', name), sql);
-}
-
-const migrate = (...flags: string[]): Promise<Awaited<ReturnType<typeof runCli>>> =>
-  runCli(['migrate', '--migrations', path.join(dir, 'migrations'), ...flags], {
-    env: { DATABASE_URL: db.url },
-    cwd: dir,
-  });
-
-/** Sessions of the test database still running a statement, other than the asking one. */
-async function activeQueries(): Promise<string[]> {
-  const rows = await db.query<{ query: string }>(
-    `SELECT query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`,
-  );
-  return rows.map((r) => r.query);
-}
-
-async function advisoryLocks(): Promise<number> {
-  const rows = await db.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-  );
-  return rows[0]?.n ?? -1;
-}
+const project = useEngineProject('pft');
+const { query, migration, startMigrate, migrate, activeQueries, advisoryLocks } = project;
 
 /** A session that holds ACCESS EXCLUSIVE on `table` until `release()` commits. */
 async function holdTable(table: string): Promise<{ pid: number; release(): Promise<void> }> {
-  const client = new pg.Client({ connectionString: db.url, application_name: 'long-report' });
+  const client = new pg.Client({
+    connectionString: project.db.url,
+    application_name: 'long-report',
+  });
   await client.connect();
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   await client.query('BEGIN');
@@ -65,10 +33,7 @@ describe('lock_timeout on DDL', () => {
 
   it('rolls back and retries while another session holds the table, and succeeds once it commits', async () => {
     const holder = await holdTable('accounts');
-    const run = startCli(
-      ['migrate', '--migrations', path.join(dir, 'migrations'), '--ddl-lock-timeout', '500ms'],
-      { env: { DATABASE_URL: db.url }, cwd: dir },
-    );
+    const run = startMigrate('--ddl-lock-timeout', '500ms');
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await holder.release();
     const result = await run;
@@ -80,7 +45,7 @@ describe('lock_timeout on DDL', () => {
     expect(lines.find((l) => l.event === 'migration.applied')).toMatchObject({
       migration: '2_add_balance.sql',
     });
-    const columns = await db.query(
+    const columns = await query(
       "SELECT 1 FROM information_schema.columns WHERE column_name = 'balance'",
     );
     expect(columns).toHaveLength(1);
@@ -99,7 +64,7 @@ describe('lock_timeout on DDL', () => {
       expect(result.all).toMatch(/still blocked after 5 retries/);
       const retries = logLines(result.stdout).filter((l) => l.event === 'migration.lock-retry');
       expect(retries).toHaveLength(5);
-      const history = await db.query<{ name: string }>('SELECT name FROM preflight_migrations');
+      const history = await query<{ name: string }>('SELECT name FROM preflight_migrations');
       expect(history.map((h) => h.name)).toEqual(['1_accounts.sql']);
     } finally {
       await holder.release();
@@ -116,8 +81,8 @@ describe('statement_timeout', () => {
     expect(result.all).toContain('57014');
     expect(result.all).toContain('1_slow.sql');
     expect(result.all).toMatch(/longer than --statement-timeout 500ms/);
-    expect(await db.query("SELECT 1 FROM pg_tables WHERE tablename = 'slow'")).toHaveLength(0);
-    expect(await db.query('SELECT 1 FROM preflight_migrations')).toHaveLength(0);
+    expect(await query("SELECT 1 FROM pg_tables WHERE tablename = 'slow'")).toHaveLength(0);
+    expect(await query('SELECT 1 FROM preflight_migrations')).toHaveLength(0);
   });
 });
 
@@ -134,14 +99,14 @@ describe('the whole-run --deadline', () => {
     // Without the cancel, the server would still be sleeping (and holding the advisory lock).
     expect((await activeQueries()).filter((q) => q.includes('pg_sleep'))).toEqual([]);
     expect(await advisoryLocks()).toBe(0);
-    const history = await db.query<{ name: string }>('SELECT name FROM preflight_migrations');
+    const history = await query<{ name: string }>('SELECT name FROM preflight_migrations');
     expect(history.map((h) => h.name)).toEqual(['1_fast.sql']);
-    expect(await db.query("SELECT 1 FROM pg_tables WHERE tablename = 'slow'")).toHaveLength(0);
+    expect(await query("SELECT 1 FROM pg_tables WHERE tablename = 'slow'")).toHaveLength(0);
   });
 
   it('exits 4 when it passes while waiting for the advisory lock', async () => {
     migration('1_fast.sql', 'CREATE TABLE fast (id int);\n');
-    const holder = new pg.Client({ connectionString: db.url });
+    const holder = new pg.Client({ connectionString: project.db.url });
     await holder.connect();
     try {
       await holder.query('SELECT pg_advisory_lock(1886545254)');
