@@ -1,9 +1,8 @@
 import pg from 'pg';
-import { logLines, runCli, scratchDir, startCli } from '../helpers/cli.js';
-import { generateHistory, inspectHistory, type GeneratedHistory } from './helpers/history.js';
-import { errorMessage, outputProblems } from './helpers/outputs.js';
-import { countFrom, seedFrom, seededRandom } from './helpers/prng.js';
-import { startProxy, type CutMode } from './helpers/proxy.js';
+import { logLines, runCli, startCli } from '../helpers/cli.js';
+import { errorMessage, outputProblems, settledOutput } from './helpers/outputs.js';
+import { countFrom } from './helpers/prng.js';
+import { proxyTo, type CutMode } from './helpers/proxy.js';
 import {
   LOCK_KEY,
   marker,
@@ -12,22 +11,22 @@ import {
   waitForStatement,
   type Pause,
 } from './helpers/scenario.js';
-import {
-  advisoryLocksHeld,
-  createDatabase,
-  serverPassword,
-  serverVersion,
-  type ScratchDatabase,
-} from './helpers/server.js';
+import { serverPassword, serverVersion, type ScratchDatabase } from './helpers/server.js';
 import { writeSummary } from './helpers/summary.js';
+import {
+  faultAt,
+  SEED,
+  timedTrials,
+  useTrialFixture,
+  type FaultWords,
+  type TimedTrial,
+} from './helpers/trials.js';
 
 // A TCP proxy between preflight and Postgres cuts every connection at a random moment: preflight
 // must stop with the exit code and a message of the phase it was in, leave nothing half-applied,
 // and a rerun must converge. RELIABILITY_CUT_TRIALS / RELIABILITY_SEED to vary.
 const TRIALS = countFrom('RELIABILITY_CUT_TRIALS', 50);
 const MIGRATIONS = 50;
-const SEED = seedFrom('RELIABILITY_SEED', 7);
-const LANES = countFrom('RELIABILITY_LANES', 2);
 
 /** The phase a message names, and the exit code that phase must give. */
 const PHASES: Array<{ phase: string; pattern: RegExp; exitCode: number }> = [
@@ -48,58 +47,21 @@ const PHASES: Array<{ phase: string; pattern: RegExp; exitCode: number }> = [
   { phase: 'verifying', pattern: /while verifying/, exitCode: 8 },
 ];
 
-interface Trial {
-  readonly index: number;
-  readonly delayMs: number;
-  readonly fromStart: boolean;
+interface Trial extends TimedTrial {
   readonly mode: CutMode;
   exitCode: number | undefined;
   phase: string;
   message: string;
-  problems: string[];
 }
 
-let history: GeneratedHistory;
-let lanes: ScratchDatabase[] = [];
-
-const args = (h: GeneratedHistory): string[] => [
-  'run',
-  '--migrations',
-  h.migrations,
-  '--seeds',
-  h.seeds,
-  '--wait',
-  '1s',
-];
-
-beforeAll(async () => {
-  history = generateHistory(scratchDir(), MIGRATIONS);
-  lanes = await Promise.all(Array.from({ length: LANES }, () => createDatabase('cut')));
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(lanes.map((db) => db.drop()));
-});
+const fixture = useTrialFixture({ prefix: 'cut', migrations: MIGRATIONS, wait: '1s' });
+const CUT: FaultWords = { session: 'a cut session', outlived: 'the cut', after: 'after the cut' };
 
 async function runTrial(db: ScratchDatabase, trial: Trial): Promise<void> {
-  const target = new URL(db.url);
-  const proxy = await startProxy({ host: target.hostname, port: Number(target.port) });
+  const proxy = await proxyTo(db.url);
   try {
-    const cli = startCli(args(history), { env: { DATABASE_URL: proxy.via(db.url) } });
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      timer ??= setTimeout(() => proxy.cut(trial.mode), trial.delayMs);
-    };
-    if (trial.fromStart) arm();
-    else cli.stdout?.on('data', (chunk: Buffer) => chunk.includes('"event":"connect"') && arm());
-    const result = await cli;
-    clearTimeout(timer);
-    const run = {
-      exitCode: result.exitCode ?? -1,
-      all: String(result.all ?? ''),
-      stdout: String(result.stdout ?? ''),
-      stderr: String(result.stderr ?? ''),
-    };
+    const cli = startCli(fixture.runArgs(), { env: { DATABASE_URL: proxy.via(db.url) } });
+    const run = settledOutput(await faultAt(cli, trial, () => proxy.cut(trial.mode)));
     trial.exitCode = run.exitCode;
     trial.problems.push(...outputProblems(run, [serverPassword()]));
     if (run.exitCode === 0) {
@@ -122,14 +84,8 @@ async function runTrial(db: ScratchDatabase, trial: Trial): Promise<void> {
   } finally {
     await proxy.close();
   }
-  if ((await db.settle()) > 0) trial.problems.push('a cut session stayed on the server');
-  if ((await advisoryLocksHeld(db)) > 0) trial.problems.push('an advisory lock outlived the cut');
-  const atCut = await inspectHistory(db, MIGRATIONS);
-  trial.problems.push(...atCut.problems.map((p) => `after the cut: ${p}`));
-  const rerun = await runCli(args(history), { env: { DATABASE_URL: db.url } });
-  if (rerun.exitCode !== 0)
-    trial.problems.push(`the rerun exited ${rerun.exitCode}: ${rerun.all.slice(-800)}`);
-  const after = await inspectHistory(db, MIGRATIONS);
+  await fixture.checkAfterFault(db, trial, CUT);
+  const { state: after } = await fixture.rerun(db, trial);
   if (after.problems.length > 0 || after.present !== MIGRATIONS || after.seeds !== 'all') {
     trial.problems.push(`the rerun did not converge: ${JSON.stringify(after)}`);
   }
@@ -140,42 +96,23 @@ describe(`connections cut at random moments (${TRIALS} trials)`, () => {
   it(
     'stops with the exit code and message of the phase, nothing half-applied, and a rerun converges',
     async () => {
-      const env = { DATABASE_URL: lanes[0]?.url ?? '' };
-      expect((await runCli(args(history), { env })).exitCode).toBe(0);
-      expect(
-        (await runCli(['snapshot', '--migrations', history.migrations], { env })).exitCode,
-      ).toBe(0);
-      await lanes[0]?.reset();
-      const calibration = await runCli(args(history), { env });
+      const { first, snapshot, calibration, wallMs, spanMs } = await fixture.calibrate();
+      expect(first.exitCode).toBe(0);
+      expect(snapshot.exitCode).toBe(0);
       expect(calibration.exitCode).toBe(0);
-      await lanes[0]?.reset();
-      const wallMs = Math.max(500, calibration.durationMs);
-      const spanMs = Math.max(
-        300,
-        Number(logLines(calibration.stdout).at(-1)?.durationMs ?? wallMs),
-      );
 
-      const random = seededRandom(SEED + 1);
-      const trials: Trial[] = Array.from({ length: TRIALS }, (_, index) => ({
-        index,
-        fromStart: index % 10 === 0,
-        delayMs: Math.round(random() * (index % 10 === 0 ? wallMs : spanMs)),
+      const trials = timedTrials<Trial>(TRIALS, SEED + 1, { wallMs, spanMs }, (trial, random) => ({
+        ...trial,
         mode: random() < 0.5 ? 'fin' : 'rst',
         exitCode: undefined,
         phase: '',
         message: '',
-        problems: [],
       }));
       console.log(
         `cut trials: seed ${SEED} (RELIABILITY_SEED), ${TRIALS} trials, ${MIGRATIONS} migrations, cuts spread over ${spanMs}ms of work`,
       );
       const started = Date.now();
-      await Promise.all(
-        lanes.map(async (db, lane) => {
-          for (const trial of trials.filter((t) => t.index % LANES === lane))
-            await runTrial(db, trial);
-        }),
-      );
+      await fixture.runTrials(trials, runTrial);
       const byPhase: Record<string, { trials: number; exitCodes: number[] }> = {};
       for (const t of trials) {
         const entry = (byPhase[t.phase] ??= { trials: 0, exitCodes: [] });
@@ -257,7 +194,7 @@ afterAll(() => writeSummary('cut-phases', { cases: phaseResults }));
 
 describe.each(PHASE_CASES)('a connection cut while $pause', (c) => {
   it(`exits ${c.exitCode} naming the phase; the server rolls back; a rerun converges`, async () => {
-    const db = lanes[0] as ScratchDatabase;
+    const db = fixture.lanes[0] as ScratchDatabase;
     await db.reset();
     // The server notices a cut only when the running statement ends: keep it short.
     const dir = pausingProject(c.pause === 'lock' ? undefined : c.pause, 2);
@@ -268,8 +205,7 @@ describe.each(PHASE_CASES)('a connection cut while $pause', (c) => {
       await holder.connect();
       await holder.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
     }
-    const target = new URL(db.url);
-    const proxy = await startProxy({ host: target.hostname, port: Number(target.port) });
+    const proxy = await proxyTo(db.url);
     try {
       const cli = startCli(['run', '--wait', '1s'], {
         cwd: dir,
@@ -286,13 +222,7 @@ describe.each(PHASE_CASES)('a connection cut while $pause', (c) => {
         await waitForStatement(db, marker(c.pause));
       }
       proxy.cut('rst');
-      const raw = await cli;
-      const result = {
-        exitCode: raw.exitCode ?? -1,
-        all: String(raw.all ?? ''),
-        stdout: String(raw.stdout ?? ''),
-        stderr: String(raw.stderr ?? ''),
-      };
+      const result = settledOutput(await cli);
       const message = errorMessage(result);
       phaseResults.push({
         phase: c.pause,

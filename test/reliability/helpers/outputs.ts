@@ -44,3 +44,18 @@ export function errorMessage(result: Pick<CliResult, 'stdout' | 'stderr'>): stri
     .slice(0, 4)
     .join('\n');
 }
+
+/** The output of a run started with `startCli`, once it has ended (-1: no exit code, as for a signal). */
+export function settledOutput(result: {
+  exitCode?: number;
+  all?: unknown;
+  stdout?: unknown;
+  stderr?: unknown;
+}): Pick<CliResult, 'exitCode' | 'all' | 'stdout' | 'stderr'> {
+  return {
+    exitCode: result.exitCode ?? -1,
+    all: String(result.all ?? ''),
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+  };
+}

@@ -72,3 +72,9 @@ export async function startProxy(target: { host: string; port: number }): Promis
     },
   };
 }
+
+/** Starts a proxy in front of the server that `url` points to. */
+export function proxyTo(url: string): Promise<CuttingProxy> {
+  const target = new URL(url);
+  return startProxy({ host: target.hostname, port: Number(target.port) });
+}
