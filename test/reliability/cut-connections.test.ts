@@ -1,14 +1,12 @@
-import pg from 'pg';
 import { logLines, runCli, startCli } from '../helpers/cli.js';
 import { errorMessage, outputProblems, settledOutput } from './helpers/outputs.js';
 import { countFrom } from './helpers/prng.js';
 import { proxyTo, type CutMode } from './helpers/proxy.js';
 import {
-  LOCK_KEY,
-  marker,
+  holdLock,
   pausingProject,
   projectState,
-  waitForStatement,
+  waitForPause,
   type Pause,
 } from './helpers/scenario.js';
 import { serverPassword, serverVersion, type ScratchDatabase } from './helpers/server.js';
@@ -198,29 +196,14 @@ describe.each(PHASE_CASES)('a connection cut while $pause', (c) => {
     await db.reset();
     // The server notices a cut only when the running statement ends: keep it short.
     const dir = pausingProject(c.pause === 'lock' ? undefined : c.pause, 2);
-    let holder: pg.Client | undefined;
-    if (c.pause === 'lock') {
-      holder = new pg.Client({ connectionString: db.url, application_name: 'other-deploy' });
-      holder.on('error', () => undefined);
-      await holder.connect();
-      await holder.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
-    }
+    const holder = c.pause === 'lock' ? await holdLock(db.url) : undefined;
     const proxy = await proxyTo(db.url);
     try {
       const cli = startCli(['run', '--wait', '1s'], {
         cwd: dir,
         env: { DATABASE_URL: proxy.via(db.url) },
       });
-      if (c.pause === 'lock') {
-        await new Promise<void>((resolve) =>
-          cli.stdout?.on(
-            'data',
-            (chunk: Buffer) => chunk.includes('"event":"lock.wait"') && resolve(),
-          ),
-        );
-      } else {
-        await waitForStatement(db, marker(c.pause));
-      }
+      await waitForPause(cli, db, c.pause);
       proxy.cut('rst');
       const result = settledOutput(await cli);
       const message = errorMessage(result);

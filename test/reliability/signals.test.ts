@@ -1,12 +1,10 @@
-import pg from 'pg';
 import { logLines, runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { outputProblems } from './helpers/outputs.js';
 import {
-  LOCK_KEY,
-  marker,
+  holdLock,
   pausingProject,
   projectState,
-  waitForStatement,
+  waitForPause,
   type Pause,
 } from './helpers/scenario.js';
 import { createDatabase, serverPassword, type ScratchDatabase } from './helpers/server.js';
@@ -69,15 +67,6 @@ afterEach(async () => {
 });
 afterAll(() => writeSummary('signals', { cases: results }));
 
-/** Holds preflight's advisory lock from another session, as a stuck deploy would. */
-async function holdLock(url: string): Promise<pg.Client> {
-  const holder = new pg.Client({ connectionString: url, application_name: 'other-deploy' });
-  holder.on('error', () => undefined);
-  await holder.connect();
-  await holder.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
-  return holder;
-}
-
 describe.each(CASES)('$signal while $pause', (c) => {
   it(`exits ${c.exitCode}, rolls back what was running, releases the lock, and a rerun converges`, async () => {
     const dir = pausingProject(c.pause === 'lock' ? undefined : c.pause, SLEEP_SECONDS);
@@ -85,16 +74,7 @@ describe.each(CASES)('$signal while $pause', (c) => {
     const started = Date.now();
     const cli = startCli(['run'], { cwd: dir, env: { DATABASE_URL: db.url } });
     try {
-      if (c.pause === 'lock') {
-        await new Promise<void>((resolve) =>
-          cli.stdout?.on(
-            'data',
-            (chunk: Buffer) => chunk.includes('"event":"lock.wait"') && resolve(),
-          ),
-        );
-      } else {
-        await waitForStatement(db, marker(c.pause));
-      }
+      await waitForPause(cli, db, c.pause);
       cli.kill(c.signal);
       const raw = await cli;
       const result: CliResult = {

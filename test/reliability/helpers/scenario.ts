@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { ResultPromise } from 'execa';
+import pg from 'pg';
 import { scratchDir } from '../../helpers/cli.js';
 import type { ScratchDatabase } from './server.js';
 
@@ -79,6 +81,30 @@ export async function waitForStatement(
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`no session ran a statement with ${JSON.stringify(text)} within ${ms}ms`);
+}
+
+/** Holds preflight's advisory lock from another session, as a stuck deploy would. */
+export async function holdLock(url: string): Promise<pg.Client> {
+  const holder = new pg.Client({ connectionString: url, application_name: 'other-deploy' });
+  holder.on('error', () => undefined);
+  await holder.connect();
+  await holder.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
+  return holder;
+}
+
+/**
+ * Waits until a started preflight reached `pause`: waiting for the lock (its `lock.wait` log
+ * line), or running the pausing project's long statement of that phase.
+ */
+export async function waitForPause(
+  cli: ResultPromise,
+  db: ScratchDatabase,
+  pause: Pause,
+): Promise<void> {
+  if (pause !== 'lock') return waitForStatement(db, marker(pause));
+  await new Promise<void>((resolve) =>
+    cli.stdout?.on('data', (chunk: Buffer) => chunk.includes('"event":"lock.wait"') && resolve()),
+  );
 }
 
 /** What a pausing project left in the database: finished history rows, tables, seed rows, advisory locks. */
