@@ -115,7 +115,7 @@ const SPLIT_BYTES = 4 * 1024 * 1024;
  * session's statement_timeout; undefined for a small one, or when it cannot connect (then the
  * catalog is read on the session alone).
  */
-async function catalogHelper(
+export async function catalogHelper(
   ctx: CommandContext,
   expected: ExpectedSource,
 ): Promise<pg.Client | undefined> {
