@@ -149,7 +149,6 @@ export async function verifyStructure(
   record: RecordMode,
   precheck: Precheck | undefined,
 ): Promise<VerifiedResult> {
-  const key = verifiedStateKey(expected, ctx.config.strict);
   const checked = precheck ?? (await precheckVerifiedState(ctx, client, expected));
   const stored = checked?.lookup?.stored;
   if (stored && precheckMatches(checked)) {
@@ -203,6 +202,7 @@ export async function verifyStructure(
   ctx.report.verification = { findings: [], checked: 0, method: 'catalog' };
   const passed = findings.every((f) => f.severity !== 'error');
   if (passed && fingerprint !== undefined && recordable) {
+    const key = verifiedStateKey(expected, ctx.config.strict);
     await storeVerifiedState(client, key, fingerprint, result).catch(notRecorded);
   }
   return result;

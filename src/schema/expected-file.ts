@@ -84,25 +84,14 @@ function unreadable(error: unknown): string {
  * and column), or does not fit the format (every problem listed, with its location).
  */
 export async function loadExpectedSchema(path: string): Promise<ExpectedSchema> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([`expected-schema file ${path} ${unreadable(error)}`], { cause: error });
-  }
-  return parseExpectedSchema(text, path);
+  return (await readExpectedSource(path)).schema();
 }
 
 /** Like loadExpectedSchema, but undefined when the file does not exist (a skippable default). */
 export async function readExpectedSchemaIfExists(
   path: string,
 ): Promise<ExpectedSchema | undefined> {
-  try {
-    return await loadExpectedSchema(path);
-  } catch (error) {
-    if (error instanceof ConfigError && isNotFound(error.cause)) return undefined;
-    throw error;
-  }
+  return (await readExpectedSourceIfExists(path))?.schema();
 }
 
 /** Parses and validates expected-schema JSON; `source` names the file in problems. */

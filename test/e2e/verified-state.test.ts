@@ -1,7 +1,6 @@
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
-import { createTestDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, runSql, urlFor, type TestDatabase } from '../helpers/db.js';
 import { logLines, REPO_MIGRATIONS, REPO_SEEDS, runCli, scratchDir } from '../helpers/cli.js';
 
 interface Report {
@@ -32,14 +31,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function sql(text: string, url = db.url): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
+function sql(text: string, url = db.url): Promise<void> {
+  return runSql(url, text);
 }
 
 async function preflight(args: string[], url = db.url): Promise<Outcome> {

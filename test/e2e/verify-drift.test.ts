@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { adminUrl, createTestDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
+import { adminUrl, createTestDatabase, runSql, urlFor, type TestDatabase } from '../helpers/db.js';
 import { logLines, runCli, scratchDir } from '../helpers/cli.js';
 import { ORIGIN_TABLES } from '../helpers/origin.js';
 
@@ -26,15 +26,7 @@ async function copyOfGolden(): Promise<{ url: string; sql: (text: string) => Pro
   const url = urlFor(name);
   return {
     url,
-    sql: async (text) => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        await client.query(text);
-      } finally {
-        await client.end();
-      }
-    },
+    sql: (text) => runSql(url, text),
   };
 }
 

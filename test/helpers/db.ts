@@ -15,6 +15,17 @@ export function urlFor(database: string, base = adminUrl()): string {
   return url.toString();
 }
 
+/** Runs `sql` (one or more statements) on a new connection to `url`, then closes it. */
+export async function runSql(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A fresh, empty database; `drop()` removes it (terminating leftover sessions). */
 export interface TestDatabase {
   readonly name: string;
