@@ -40,9 +40,12 @@ WORKDIR /app
 ENV PREFLIGHT_MIGRATIONS=/app/migrations \
     PREFLIGHT_SEEDS=/app/seeds
 # Owned by root and read-only for the user that runs: nothing at run time can edit a migration.
-COPY --from=build /src/dist/preflight.cjs /app/preflight.cjs
+COPY --from=build /src/dist/preflight.cjs /src/dist/code-cache.cjs /app/
 COPY --from=build /src/migrations/ /app/migrations/
 COPY --from=build /src/seeds/ /app/seeds/
+# V8's compiled code of the bundle, made by this image's own node (V8 accepts only its own):
+# each start reads it instead of compiling. Without it preflight runs the same, a little slower.
+RUN node /app/code-cache.cjs /app/preflight.cjs && rm /app/code-cache.cjs
 # The image's `node` user, by number, so Kubernetes' runAsNonRoot can verify it is not root.
 USER 1000:1000
 ENTRYPOINT ["node", "/app/preflight.cjs"]

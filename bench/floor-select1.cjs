@@ -1,6 +1,5 @@
 // The floor of the no-op scenario: the simplest Node script that loads pg, connects, runs
 // `select 1` and exits (CommonJS, the cheaper of Node's two module loaders for this).
-// eslint-disable-next-line @typescript-eslint/no-require-imports, no-undef -- a CommonJS script
 const pg = require('pg');
 
 const client = new pg.Client({ connectionString: process.env.DATABASE_URL });

@@ -1,9 +1,14 @@
 // Builds the one self-contained file that runs with no node_modules: dist/preflight.cjs.
 // It is all the Docker image ships (with migrations/ and seeds/), so the build fails when the
 // bundle would still require a package at run time.
+//
+// The file is a small loader around the bundle's source, kept as a string: it compiles that
+// source from V8's code cache when dist/preflight.cjs.cache holds one made for it by this
+// Node.js (scripts/code-cache.cjs, run here and in the Docker image), and from source otherwise.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { chmodSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 
@@ -105,6 +110,7 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 const result = await build({
   entryPoints: ['src/cli/bin.ts'],
   outfile: 'dist/preflight.cjs',
+  write: false,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -112,14 +118,15 @@ const result = await build({
   minify: true,
   sourcemap: false,
   legalComments: 'none',
+  // `import()` of a builtin becomes a plain require: the loader compiles the bundle as a script,
+  // where a dynamic import would need a module loader of its own.
+  supported: { 'dynamic-import': false },
   external: [...NEVER_LOADED],
   define: {
     __PREFLIGHT_VERSION__: JSON.stringify(version),
     __PREFLIGHT_BUILD__: JSON.stringify(sourceHash()),
   },
   metafile: true,
-  // Runs first: V8 settings for a short-lived process (see the file).
-  inject: ['src/cli/v8-flags.ts'],
   plugins: [pgNodeSockets, pgLazyWebCrypto, noPinoTransports, pinoMainThread],
   logLevel: 'warning',
 });
@@ -134,4 +141,38 @@ if (leftovers.length > 0) {
     `dist/preflight.cjs would need node_modules at run time for: ${[...new Set(leftovers)].join(', ')}`,
   );
 }
+const [output] = result.outputFiles;
+const wrapped = `(function (exports, require, module, __filename, __dirname) {${output.text.replace(/^#![^\n]*\n/, '')}\n})`;
+const buildId = createHash('sha256').update(wrapped).digest('hex');
+writeFileSync('dist/preflight.cjs', loader(buildId, wrapped));
 chmodSync('dist/preflight.cjs', 0o755);
+copyFileSync('scripts/code-cache.cjs', 'dist/code-cache.cjs');
+rmSync('dist/preflight.cjs.cache', { force: true });
+execFileSync(process.execPath, ['dist/code-cache.cjs', 'dist/preflight.cjs'], { stdio: 'inherit' });
+
+/** dist/preflight.cjs: the bundle's source as a string, and how it is compiled and run. */
+function loader(id, source) {
+  return `#!/usr/bin/env node
+'use strict';
+// preflight ${version}, bundled by scripts/bundle.mjs. Required as a module, this file hands over
+// its source (scripts/code-cache.cjs); run, it compiles and runs it, from preflight.cjs.cache when
+// that holds V8's code for this very source and Node.js, from source otherwise.
+const BUILD = ${JSON.stringify(id)};
+const SOURCE = ${JSON.stringify(source)};
+if (require.main !== module) {
+  module.exports = { BUILD, SOURCE };
+} else {
+  const { readFileSync } = require('node:fs');
+  const { Script } = require('node:vm');
+  let cachedData;
+  try {
+    const cache = readFileSync(__filename + '.cache');
+    if (cache.toString('latin1', 0, BUILD.length) === BUILD) cachedData = cache.subarray(BUILD.length);
+  } catch {
+    // No cache (or unreadable): compiled from source.
+  }
+  const run = new Script(SOURCE, { filename: __filename, cachedData }).runInThisContext();
+  run(exports, require, module, __filename, __dirname);
+}
+`;
+}

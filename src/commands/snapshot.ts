@@ -23,6 +23,7 @@ import {
 } from '../schema/expected-file.js';
 import { introspectSchema, snapshotToExpected } from '../schema/introspect.js';
 import { schemasOf, type ExpectedSchema, type SchemaSnapshot } from '../schema/types.js';
+import { tuneForBulkWork } from '../v8-tuning.js';
 
 /** Introspects the session's database, without preflight's own history tables. */
 async function snapshotOf(
@@ -84,6 +85,7 @@ async function snapshotFromMigrations(
  * assertions), or with --check compares it with the committed file (exit 8 when stale).
  */
 export async function snapshotCommand(ctx: CommandContext): Promise<number> {
+  tuneForBulkWork();
   const target = ctx.config.out ?? ctx.config.expect.path;
   const previous = await readExpectedSchemaIfExists(ctx.config.expect.path);
   const schemas = previous ? schemasOf(previous) : ['public'];

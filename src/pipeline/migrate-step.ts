@@ -12,6 +12,7 @@ import {
 } from '../migrations/source.js';
 import type { AppliedMigration, Layout, MigrationSet, Plan } from '../migrations/types.js';
 import type { CommandContext } from './context.js';
+import { tuneForBulkWork } from '../v8-tuning.js';
 
 /** The history store of a layout. */
 export function historyStore(layout: Layout): HistoryStore {
@@ -92,6 +93,7 @@ export async function applyPending(
     );
     return;
   }
+  tuneForBulkWork();
   await store.ensure(session.client);
   const started = Date.now();
   const applyCtx = {

@@ -25,6 +25,7 @@ import {
   verifiedStateKey,
   type Precheck,
 } from './precheck.js';
+import { tuneForBulkWork } from '../v8-tuning.js';
 
 /*
  * The structural part of verification: the expected schema against the catalog, or the replay of
@@ -164,6 +165,7 @@ export async function verifyStructure(
     );
     return stored.result;
   }
+  tuneForBulkWork();
   // Before the fingerprint is taken: creating the table is a change of the catalog.
   const creates = record === 'create' && checked?.lookup === undefined;
   const notRecorded = (error: unknown): false => {

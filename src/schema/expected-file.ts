@@ -3,6 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { validateExpectedSchema } from './expected-validate.js';
 import { byCodePoint, type ExpectedSchema } from './types.js';
+import { tuneForBulkWork } from '../v8-tuning.js';
 
 /** An expected-schema file as read: hashed at once, parsed and validated only when needed. */
 export interface ExpectedSource {
@@ -39,7 +40,9 @@ export async function readExpectedSource(path: string): Promise<ExpectedSource> 
     sha256,
     size: bytes.length,
     schema() {
-      parsed ??= parseExpectedSchema(bytes.toString('utf8'), path);
+      if (parsed) return parsed;
+      tuneForBulkWork();
+      parsed = parseExpectedSchema(bytes.toString('utf8'), path);
       return parsed;
     },
     get parsed() {

@@ -1,5 +1,12 @@
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -51,9 +58,16 @@ async function runBundle(dir: string, args: string[]) {
 
 describe('dist/preflight.cjs on its own', () => {
   it('requires nothing but Node.js built-ins at run time', () => {
-    const required = [...readFileSync(BUNDLE, 'utf8').matchAll(/require\("([^"]+)"\)/g)].map(
-      (m) => m[1] ?? '',
-    );
+    // The file is a loader around the bundle's source (a string it hands over when required).
+    const { SOURCE } = createRequire(import.meta.url)(BUNDLE) as { SOURCE: string };
+    const loader = readFileSync(BUNDLE, 'utf8').replace(JSON.stringify(SOURCE), '""');
+    expect(loader.length).toBeLessThan(4096);
+    expect([...loader.matchAll(/require\('([^']+)'\)/g)].map((m) => m[1])).toEqual([
+      'node:fs',
+      'node:vm',
+    ]);
+    const required = [...SOURCE.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1] ?? '');
+    expect(required).toContain('pg-native');
     const builtins = new Set(builtinModules);
     // pg-native: pg's optional binding, required only when `pg.native` is read (never).
     const packages = required.filter(
@@ -89,5 +103,36 @@ describe('dist/preflight.cjs on its own', () => {
     expect(logLines(String(second.stdout)).map((l) => l.event)).toContain(
       'migrations.none-pending',
     );
+  });
+
+  it('is compiled from the code cache the build made, which this Node.js accepts', async () => {
+    expect(existsSync(`${BUNDLE}.cache`)).toBe(true);
+    // What the loader does, in a process of its own (the test runner's flags are not preflight's).
+    const check = `const { BUILD, SOURCE } = require(${JSON.stringify(BUNDLE)});
+      const cache = require('node:fs').readFileSync(${JSON.stringify(`${BUNDLE}.cache`)});
+      const header = cache.toString('latin1', 0, BUILD.length) === BUILD;
+      const script = new (require('node:vm').Script)(SOURCE, { filename: 'x', cachedData: cache.subarray(BUILD.length) });
+      console.log(JSON.stringify({ header, rejected: script.cachedDataRejected }));`;
+    const { stdout } = await execa(process.execPath, ['-e', check], {
+      env: cleanEnv({}),
+      extendEnv: false,
+    });
+    expect(JSON.parse(stdout)).toEqual({ header: true, rejected: false });
+  });
+
+  it('runs the same with a code cache made for another build, or a damaged one', async () => {
+    const cache = readFileSync(`${BUNDLE}.cache`);
+    const otherBuild = Buffer.concat([Buffer.from('0'.repeat(64), 'latin1'), cache.subarray(64)]);
+    const damaged = Buffer.concat([cache.subarray(0, 64), Buffer.alloc(4096, 7)]);
+    for (const bytes of [otherBuild, damaged]) {
+      const dir = imageLikeDir();
+      writeFileSync(path.join(dir, 'preflight.cjs.cache'), bytes);
+      const status = await runBundle(dir, ['status']);
+      expect(status.stderr).toContain('PREFLIGHT STATUS');
+      expect(status.exitCode).toBe(0);
+      const bad = await runBundle(dir, ['status', '--lock-timeout', 'soon']);
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr).toContain('lock');
+    }
   });
 });

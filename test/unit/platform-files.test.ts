@@ -86,12 +86,15 @@ describe('Dockerfile', () => {
     expect(copies).toHaveLength(3);
     for (const copy of copies) expect(copy[0]).toBe(`--from=${build?.name ?? 'build'}`);
     expect(copies.map((c) => c.slice(1))).toEqual([
-      ['/src/dist/preflight.cjs', '/app/preflight.cjs'],
+      ['/src/dist/preflight.cjs', '/src/dist/code-cache.cjs', '/app/'],
       ['/src/migrations/', '/app/migrations/'],
       ['/src/seeds/', '/app/seeds/'],
     ]);
     expect(of(runtime, 'ADD')).toEqual([]);
-    expect(of(runtime, 'RUN')).toEqual([]);
+    // The one step run there: the code cache, made by the runtime's own node, then its maker removed.
+    expect(of(runtime, 'RUN')).toEqual([
+      'node /app/code-cache.cjs /app/preflight.cjs && rm /app/code-cache.cjs',
+    ]);
   });
 
   it('runs as a numeric non-root user, with node /app/preflight.cjs as ENTRYPOINT and run as CMD', () => {
