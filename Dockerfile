@@ -25,7 +25,7 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/bundle.mjs scripts/
+COPY scripts/bundle.mjs scripts/code-cache.cjs scripts/
 COPY src/ src/
 COPY migrations/ migrations/
 COPY seeds/ seeds/
