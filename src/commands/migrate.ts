@@ -21,50 +21,59 @@ export async function withMigrationLock<T>(
   set: { readonly layout: Layout },
   fn: (session: Session) => Promise<T>,
 ): Promise<T> {
-  return withCheckedLock(ctx, set, async (session, held) => {
-    await held;
-    return fn(session);
-  });
+  return withCheckedLock(
+    ctx,
+    () => set,
+    async (session, held) => {
+      await held;
+      return fn(session);
+    },
+  );
 }
 
 /**
- * Like withMigrationLock, but `fn` starts as soon as the lock is granted, while the check that
- * only this session holds it runs alongside (a second connection, three rounds): `fn` may read
- * meanwhile and must await `held` before it changes anything. A failed check is the error
- * thrown, whatever `fn` did.
+ * Like withMigrationLock, but the files are read by `prepare` while connecting (whose result
+ * names the layout, hence the lock), and `fn` starts as soon as the lock is granted, while the
+ * check that only this session holds it runs alongside (on a direct connection there is nothing
+ * to check; else a second connection, three rounds): `fn` may read meanwhile and must await
+ * `held` before it changes anything. A failed check is the error thrown, whatever `fn` did.
  */
-export async function withCheckedLock<T>(
+export async function withCheckedLock<T, P extends { readonly layout: Layout }>(
   ctx: CommandContext,
-  set: { readonly layout: Layout },
-  fn: (session: Session, held: Promise<void>) => Promise<T>,
+  prepare: () => P | Promise<P>,
+  fn: (session: Session, held: Promise<void>, prepared: P) => Promise<T>,
 ): Promise<T> {
-  const key = historyStore(set.layout).lockKey;
-  return withSession(ctx, async (session) => {
-    ctx.report.phase = 'lock';
-    const lockPid = await acquireLock(session, {
-      key,
-      timeoutMs: ctx.config.lockTimeoutMs,
-      logger: ctx.logger,
-      signal: ctx.signal,
-    });
-    const held = assertLockHeld(session, key, ctx.logger, lockPid);
-    // Observed below in every path; this only keeps an early rejection from going unhandled.
-    held.catch(() => undefined);
-    try {
-      ctx.report.phase = 'migrate';
-      let result: T;
+  return withSession(
+    ctx,
+    async (session, prepared) => {
+      const key = historyStore(prepared.layout).lockKey;
+      ctx.report.phase = 'lock';
+      const lockPid = await acquireLock(session, {
+        key,
+        timeoutMs: ctx.config.lockTimeoutMs,
+        logger: ctx.logger,
+        signal: ctx.signal,
+      });
+      const held = assertLockHeld(session, key, ctx.logger, lockPid);
+      // Observed below in every path; this only keeps an early rejection from going unhandled.
+      held.catch(() => undefined);
       try {
-        result = await fn(session, held);
-      } catch (error) {
+        ctx.report.phase = 'migrate';
+        let result: T;
+        try {
+          result = await fn(session, held, prepared);
+        } catch (error) {
+          await held;
+          throw error;
+        }
         await held;
-        throw error;
+        return result;
+      } finally {
+        await releaseLock(session, key, ctx.logger);
       }
-      await held;
-      return result;
-    } finally {
-      await releaseLock(session, key, ctx.logger);
-    }
-  });
+    },
+    prepare,
+  );
 }
 
 /** Plans under the lock, stops on conflicts, applies what is pending. */

@@ -1,5 +1,8 @@
 import type { CommandContext } from '../pipeline/context.js';
-import { readListedMigrations } from '../migrations/source.js';
+import { readListedMigrations, type MigrationListing } from '../migrations/source.js';
+import type { Layout } from '../migrations/types.js';
+import type { SeedFile } from '../seeds/types.js';
+import type { ExpectedSource } from '../schema/expected-file.js';
 import {
   applyPending,
   assertNoConflicts,
@@ -23,10 +26,15 @@ import { withCheckedLock } from './migrate.js';
  * fingerprint matches a passed verification against this very file, the file is not parsed.
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
-  const listing = listMigrationsStep(ctx);
-  const seeds = loadSeeds(ctx);
-  const expected = await loadExpected(ctx);
-  await withCheckedLock(ctx, listing, async (session, held) => {
+  // The files are read while connecting (a turn of the event loop first lets the connection start
+  // its login); the migrations' contents are read under the lock, below.
+  const prepare = async (): Promise<{ listing: MigrationListing } & Inputs> => {
+    const listing = listMigrationsStep(ctx);
+    await new Promise((resolve) => setImmediate(resolve));
+    const seeds = loadSeeds(ctx);
+    return { listing, layout: listing.layout, seeds, expected: await loadExpected(ctx) };
+  };
+  await withCheckedLock(ctx, prepare, async (session, held, { listing, seeds, expected }) => {
     // The history and the fingerprint lookup are sent first, in one round trip, so that the server
     // works while the migration files are read here (the lookup is in vain when something turns
     // out to be pending); the lock check runs alongside.
@@ -53,4 +61,10 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     await verifyDatabase(ctx, session.client, expected, rowsCheck, 'create', precheck);
   });
   return 0;
+}
+
+interface Inputs {
+  readonly layout: Layout;
+  readonly seeds: SeedFile[] | undefined;
+  readonly expected: ExpectedSource | undefined;
 }

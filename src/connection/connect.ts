@@ -110,7 +110,13 @@ export async function connect(
       clientOptions(settings, Math.min(Math.max(remaining, 1000), 10_000)),
     );
     client.on('error', () => undefined);
+    // An abort (a signal, the deadline, or the caller dropping the attempt) ends it at once.
+    const drop = (): void => {
+      client.connection.stream.destroy();
+    };
+    options.signal?.addEventListener('abort', drop, { once: true });
     try {
+      if (options.signal?.aborted) throw new Error('connecting was aborted');
       await client.connect();
       options.logger.info(
         {
@@ -141,6 +147,8 @@ export async function connect(
       );
       await sleep(Math.min(delay, left), options.signal);
       delay = Math.min(delay * 2, 2000);
+    } finally {
+      options.signal?.removeEventListener('abort', drop);
     }
   }
 }

@@ -8,11 +8,25 @@ export interface Session {
   readonly settings: ConnectionSettings;
   /** The server process id of this connection, read once at the start. */
   readonly pid: number;
+  /**
+   * Whether the server's own end of this connection is the address and port preflight connected
+   * to: nothing (no pooler) stands between them. See isDirect.
+   */
+  readonly direct: boolean;
+  /** Whether the session holds preflight's advisory lock (set by acquireLock and releaseLock). */
+  lockHeld: boolean;
+}
+
+interface SessionRow {
+  pid: number;
+  addr: string | null;
+  port: number | null;
 }
 
 /**
- * Reads the backend pid and applies the session settings in one round trip: statement_timeout,
- * and lock_timeout so that no statement of preflight ever queues behind production traffic.
+ * Reads the backend pid and the server's end of the connection, and applies the session settings,
+ * in one round trip: statement_timeout, and lock_timeout so that no statement of preflight ever
+ * queues behind production traffic.
  */
 export async function openSession(
   client: pg.Client,
@@ -20,11 +34,41 @@ export async function openSession(
   statementTimeoutMs: number | undefined,
   lockTimeoutMs: number,
 ): Promise<Session> {
-  const result = await client.query<{ pid: number }>(
-    "SELECT pg_backend_pid() AS pid, set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
+  const result = await client.query<SessionRow>(
+    "SELECT pg_backend_pid() AS pid, host(inet_server_addr()) AS addr, inet_server_port() AS port, set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
     [String(statementTimeoutMs ?? 0), String(lockTimeoutMs)],
   );
-  return { client, settings, pid: result.rows[0]?.pid ?? 0 };
+  const row = result.rows[0];
+  return {
+    client,
+    settings,
+    pid: row?.pid ?? 0,
+    direct: row !== undefined && isDirect(peerOf(client), row),
+    lockHeld: false,
+  };
+}
+
+/** The address and port the client's socket is connected to (undefined before it connects). */
+function peerOf(client: pg.Client): { address?: string; port?: number } {
+  const socket = client.connection.stream as { remoteAddress?: string; remotePort?: number };
+  return { address: socket.remoteAddress, port: socket.remotePort };
+}
+
+/**
+ * Whether the server accepted this very TCP connection: its local address and port (as the
+ * server reports them) are those the client connected to. A pooler or proxy in between opens its
+ * own connection to the server, whose local end is the server's address, not the pooler's: the
+ * two cannot match unless both listen on one address and port, which one host does not allow.
+ * A Unix socket (no address on either side) is never taken as direct.
+ */
+export function isDirect(
+  peer: { address?: string; port?: number },
+  server: { addr: string | null; port: number | null },
+): boolean {
+  if (!peer.address || peer.port === undefined || server.addr === null || server.port === null)
+    return false;
+  const plain = (address: string): string => address.toLowerCase().replace(/^::ffff:(?=\d)/, '');
+  return plain(peer.address) === plain(server.addr) && peer.port === server.port;
 }
 
 /**
@@ -60,10 +104,20 @@ export async function withTransaction<T>(client: pg.ClientBase, fn: () => Promis
   }
 }
 
-/** Closes the client; ending the connection also releases any session advisory lock. */
-export async function closeClient(client: pg.Client): Promise<void> {
-  await Promise.race([
-    client.end().catch(() => undefined),
-    new Promise((r) => setTimeout(r, 2000).unref()),
-  ]);
+/**
+ * Closes the client; ending the connection also releases any session advisory lock. With
+ * `linger: false` it sends the goodbye and returns at once, and the process may exit before the
+ * server has closed its end: for a session that holds nothing the server must release first.
+ */
+export async function closeClient(
+  client: pg.Client,
+  { linger = true }: { linger?: boolean } = {},
+): Promise<void> {
+  const ending = client.end().catch(() => undefined);
+  if (!linger) {
+    client.connection.stream.once('error', () => undefined);
+    (client.connection.stream as { unref?: () => void }).unref?.();
+    return;
+  }
+  await Promise.race([ending, new Promise((r) => setTimeout(r, 2000).unref())]);
 }

@@ -84,6 +84,7 @@ export async function acquireLock(session: Session, options: LockOptions): Promi
       [options.key.toString()],
     );
     if (result.rows[0]?.locked) {
+      session.lockHeld = true;
       options.logger.info(
         { event: 'lock.acquired', key: options.key.toString(), durationMs: Date.now() - started },
         'advisory lock acquired',
@@ -115,6 +116,7 @@ export async function acquireLock(session: Session, options: LockOptions): Promi
 export async function releaseLock(session: Session, key: bigint, logger: Logger): Promise<void> {
   try {
     await session.client.query('SELECT pg_advisory_unlock($1::bigint)', [key.toString()]);
+    session.lockHeld = false;
     logger.debug({ event: 'lock.released', key: key.toString() }, 'advisory lock released');
   } catch {
     logger.debug({ event: 'lock.release-skipped' }, 'lock released by closing the connection');
@@ -221,6 +223,9 @@ async function releaseStrayLock(
  * and PgBouncer hands the last-used server to the next client first: the probe lands on our pid,
  * or, when another client took it meanwhile, our own next statement moves. Each round checks
  * both, right after each other. `lockPid` is the backend that granted the lock (acquireLock).
+ *
+ * A direct connection (Session.direct: the server accepted preflight's own TCP connection) has
+ * no pooler to find, and is not probed.
  */
 export async function assertLockHeld(
   session: Session,
@@ -228,6 +233,13 @@ export async function assertLockHeld(
   logger?: Logger,
   lockPid = session.pid,
 ): Promise<void> {
+  if (session.direct && lockPid === session.pid) {
+    logger?.debug(
+      { event: 'lock.direct' },
+      'connected to the server itself, with no pooler between: the advisory lock is held by this session',
+    );
+    return;
+  }
   // Short timeouts: in a full session-mode pool the probe may wait for a server that the replicas
   // waiting for our lock occupy; then it is skipped rather than waited for.
   const side = new pg.Client({ ...clientOptions(session.settings, 3000), query_timeout: 2000 });
