@@ -10,7 +10,12 @@ import {
   listMigrationsStep,
   planFromHistory,
 } from '../pipeline/migrate-step.js';
-import { loadSeeds, seedDatabase, seedRowsCheck } from '../pipeline/seed-step.js';
+import {
+  checkSeedRowsEarly,
+  loadSeeds,
+  seedDatabase,
+  seedRowsCheck,
+} from '../pipeline/seed-step.js';
 import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
 import { precheckMatches, readHistoryAndPrecheck, type Precheck } from '../pipeline/precheck.js';
 import { withCheckedLock } from './migrate.js';
@@ -45,6 +50,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       expected,
     );
     first.catch(() => undefined);
+    // Behind it, the seeds' rows (read-only; used when nothing is pending, see seedDatabase).
+    const seedRows = checkSeedRowsEarly(session, seeds);
     const set = readListedMigrations(listing);
     const { history, precheck: looked } = await first;
     const plan = planFromHistory(ctx, set, history);
@@ -56,7 +63,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     }
     await held;
     await applyPending(ctx, session, set, plan);
-    const rowsInPlace = seeds ? await seedDatabase(ctx, session, seeds) : undefined;
+    const early = plan.pending.length === 0 ? seedRows : undefined;
+    const rowsInPlace = seeds ? await seedDatabase(ctx, session, seeds, early) : undefined;
     const rowsCheck = seedRowsCheck(seeds, rowsInPlace);
     await verifyDatabase(ctx, session.client, expected, rowsCheck, 'create', precheck);
   });

@@ -71,6 +71,11 @@ export function isDirect(
   return plain(peer.address) === plain(server.addr) && peer.port === server.port;
 }
 
+/** Whether queries made together on `client` go out together (pg's pipeline mode, see connect). */
+export function isPipelined(client: pg.ClientBase): boolean {
+  return (client as { pipeline?: unknown }).pipeline === true;
+}
+
 /**
  * Cancels the statement the session is running, from a second short-lived connection
  * (the protocol's cancel request is not exposed by node-postgres).

@@ -330,6 +330,11 @@ function leadingKeys(sql: string, limit: number): string[] {
   return keys;
 }
 
+/** The statement's first token as a key (upper-cased word or symbol), after comments. */
+export function firstKey(sql: string): string | undefined {
+  return leadingKeys(sql, 1)[0];
+}
+
 // Enough to see every keyword the classifiers look for, without lexing a huge statement.
 const KEY_LIMIT = 64;
 const FIRST_WORDS = new Set(['CREATE', 'DROP', 'ALTER', 'REINDEX', 'CLUSTER', 'VACUUM']);

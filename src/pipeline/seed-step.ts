@@ -29,17 +29,19 @@ export function loadSeeds(ctx: CommandContext): SeedFile[] | undefined {
  * When every seed is declarative, their rows are verified first (reads only): when all of them
  * are already in place with the seed's values, writing would change nothing, so the transaction
  * is skipped and the (empty) findings are returned for the verification to reuse. Otherwise
- * returns undefined.
+ * returns undefined. `checked` is that verification when the caller already started it
+ * (checkSeedRowsEarly), with nothing changed since.
  */
 export async function seedDatabase(
   ctx: CommandContext,
   session: Session,
   seeds: readonly SeedFile[],
+  checked?: Promise<Finding[]>,
 ): Promise<Finding[] | undefined> {
   ctx.report.phase = 'seed';
   const started = Date.now();
-  if (seeds.length > 0 && seeds.every((s) => s.kind === 'rows')) {
-    const findings = await verifySeedRows(session.client, seeds);
+  if (allDeclarative(seeds)) {
+    const findings = await (checked ?? verifySeedRows(session.client, seeds));
     if (findings.length === 0) {
       const results = seeds.map((seed) => ({ file: seed.name, inserted: 0, updated: 0 }));
       for (const seed of seeds) {
@@ -68,6 +70,25 @@ export async function seedDatabase(
     'seeds applied',
   );
   return undefined;
+}
+
+function allDeclarative(seeds: readonly SeedFile[]): boolean {
+  return seeds.length > 0 && seeds.every((s) => s.kind === 'rows');
+}
+
+/**
+ * Starts the read-only check that seedDatabase begins with, for seedDatabase to use when nothing
+ * changes in between (on a pipelined session it goes out with the reads sent before it);
+ * undefined when seedDatabase would not check. A failure is seen only by the one that uses it.
+ */
+export function checkSeedRowsEarly(
+  session: Session,
+  seeds: readonly SeedFile[] | undefined,
+): Promise<Finding[]> | undefined {
+  if (!seeds || !allDeclarative(seeds)) return undefined;
+  const checked = verifySeedRows(session.client, seeds);
+  checked.catch(() => undefined);
+  return checked;
 }
 
 /**

@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { isPipelined } from '../connection/session.js';
+import { firstKey } from '../migrations/lexer.js';
 import type { Finding } from '../report/findings.js';
 import type { Assertion } from './types.js';
 
@@ -8,10 +10,24 @@ const SAVEPOINT = 'preflight_assertion';
  * Runs each assertion read-only and returns one error finding per assertion that is not true:
  * false, NULL, not exactly one row with one boolean column, or a query error (never thrown).
  * Assertions run inside `BEGIN READ ONLY` ... `ROLLBACK`, each in its own savepoint that is
- * rolled back, so none can write or leave state for the next. Call it outside a transaction;
- * errors of the connection itself (not of an assertion) are thrown.
+ * rolled back, so none can write or leave state for the next. On a pipelined client, when every
+ * assertion is a query (nothing that could end the transaction), they are all sent at once in
+ * that transaction, without savepoints (runTogether). Call it outside a transaction; errors of
+ * the connection itself (not of an assertion) are thrown.
  */
 export async function runAssertions(
+  client: pg.ClientBase,
+  assertions: readonly Assertion[],
+): Promise<Finding[]> {
+  if (assertions.length === 0) return [];
+  if (isPipelined(client) && assertions.every((a) => QUERY_KEYS.has(firstKey(a.sql) ?? ''))) {
+    return runTogether(client, assertions);
+  }
+  return runOneByOne(client, assertions);
+}
+
+/** Each assertion in its own savepoint of one read-only transaction, one after the other. */
+async function runOneByOne(
   client: pg.ClientBase,
   assertions: readonly Assertion[],
 ): Promise<Finding[]> {
@@ -25,6 +41,42 @@ export async function runAssertions(
     }
   } finally {
     await client.query('ROLLBACK');
+  }
+  return findings;
+}
+
+/** How a query starts; none of these can end or change the transaction it runs in. */
+const QUERY_KEYS = new Set(['SELECT', 'WITH', 'VALUES', 'TABLE', '(']);
+
+/**
+ * Every assertion at once, in one read-only transaction and one round trip: for queries only
+ * (QUERY_KEYS), which cannot end that transaction. An error aborts the transaction, so the
+ * assertions after the first that could not run are run again, one by one (runOneByOne).
+ */
+async function runTogether(
+  client: pg.ClientBase,
+  assertions: readonly Assertion[],
+): Promise<Finding[]> {
+  const begin = client.query('BEGIN TRANSACTION READ ONLY');
+  const each = assertions.map((a) =>
+    client.query({ text: a.sql, queryMode: 'extended' } as pg.QueryConfig),
+  );
+  const end = client.query('ROLLBACK');
+  const [began, ended, ...outcomes] = await Promise.allSettled([begin, end, ...each]);
+  // The transaction itself failed (the connection): one by one, which throws what is wrong.
+  if (began?.status !== 'fulfilled' || ended?.status !== 'fulfilled') {
+    return runOneByOne(client, assertions);
+  }
+  const findings: Finding[] = [];
+  for (const [i, assertion] of assertions.entries()) {
+    const outcome = outcomes[i];
+    if (outcome?.status !== 'fulfilled') {
+      const problem = { message: `could not run: ${describeError(outcome?.reason)}` };
+      findings.push(failure(assertion, problem));
+      return [...findings, ...(await runOneByOne(client, assertions.slice(i + 1)))];
+    }
+    const problem = judge(outcome.value);
+    if (problem !== undefined) findings.push(failure(assertion, problem));
   }
   return findings;
 }

@@ -33,7 +33,8 @@ const ROWS = [
   `SELECT xmin FROM pg_catalog.pg_namespace WHERE ${NOT_IN_TEMP_SCHEMA('oid')}`,
   `SELECT xmin FROM pg_catalog.pg_class WHERE oid >= ${FIRST_USER_OID} AND relpersistence <> 't'`,
   `SELECT xmin FROM pg_catalog.pg_type WHERE oid >= ${FIRST_USER_OID} AND ${NOT_IN_TEMP_SCHEMA('typnamespace')}`,
-  `SELECT xmin FROM pg_catalog.pg_attribute WHERE attrelid >= ${FIRST_USER_OID} AND ${NOT_TEMP('attrelid')}`,
+  // Columns only: the system columns' rows come and go with their relation's pg_class row.
+  `SELECT xmin FROM pg_catalog.pg_attribute WHERE attrelid >= ${FIRST_USER_OID} AND attnum > 0 AND ${NOT_TEMP('attrelid')}`,
   `SELECT xmin FROM pg_catalog.pg_attrdef WHERE adrelid >= ${FIRST_USER_OID} AND ${NOT_TEMP('adrelid')}`,
   `SELECT xmin FROM pg_catalog.pg_index WHERE indrelid >= ${FIRST_USER_OID} AND ${NOT_TEMP('indrelid')}`,
   `SELECT xmin FROM pg_catalog.pg_constraint WHERE oid >= ${FIRST_USER_OID} AND ${NOT_TEMP('conrelid')}`,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { isPipelined } from '../connection/session.js';
 import { SeedError } from '../errors.js';
 import { isPgError } from '../migrations/sql-error.js';
 import type { Finding } from '../report/findings.js';
@@ -119,15 +120,23 @@ export async function verifySeedRows(
 ): Promise<Finding[]> {
   const declarative = seeds.filter((s): s is RowsSeedFile => s.kind === 'rows');
   const catalog = await readSeedCatalog(client, declarative);
-  const findings: Finding[] = [];
-  for (const seed of declarative) {
+  const checks = declarative.map((seed) => {
     const table = catalog.get(tableKey(seed.table));
     const target = targetFindings(seed, table);
+    const statements = target.blocking || !table ? [] : buildVerify(seed, table);
+    return { seed, target, statements };
+  });
+  // Pipelined, every statement is sent now (one round trip for all), and awaited in order below.
+  const sent = isPipelined(client)
+    ? checks.map(({ seed, statements }) => statements.map((s) => runVerify(client, seed, s)))
+    : undefined;
+  for (const rows of sent?.flat() ?? []) rows.catch(() => undefined);
+  const findings: Finding[] = [];
+  for (const [i, { seed, target, statements }] of checks.entries()) {
     findings.push(...target.findings);
-    if (target.blocking || !table) continue;
     const rows: VerifyRow[] = [];
-    for (const statement of buildVerify(seed, table))
-      rows.push(...(await runVerify(client, seed, statement)));
+    for (const [j, statement] of statements.entries())
+      rows.push(...(await (sent?.[i]?.[j] ?? runVerify(client, seed, statement))));
     rows.sort((a, b) => a.row - b.row);
     findings.push(...rows.flatMap((row) => rowFindings(seed, row)));
   }

@@ -11,23 +11,33 @@ INSERT INTO team_roles VALUES
 `;
 
 let db: TestDatabase;
-let client: pg.Client;
 
 beforeAll(async () => {
   db = await createTestDatabase('pf_assert');
   await db.query(SETUP);
-  client = new pg.Client({ connectionString: db.url });
-  await client.connect();
 });
 
 afterAll(async () => {
-  await client.end();
   await db.drop();
 });
 
 const assertion = (name: string, sql: string): Assertion => ({ name, sql });
 
-describe('runAssertions', () => {
+// preflight's own sessions are pipelined (queries made together go out together), and then run
+// plain queries all at once; every case must come out the same either way.
+describe.each([
+  ['one query at a time', false],
+  ['pipelined', true],
+])('runAssertions, on a client sending %s', (_how, pipeline) => {
+  let client: pg.Client;
+  beforeAll(async () => {
+    client = new pg.Client({ connectionString: db.url, pipeline });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client.end();
+  });
+
   it('returns no finding when every assertion is true', async () => {
     const findings = await runAssertions(client, [
       assertion('five system roles', 'select count(*) = 5 from team_roles where is_system_role'),
@@ -128,5 +138,21 @@ describe('runAssertions', () => {
 
   it('runs nothing for an empty list', async () => {
     expect(await runAssertions(client, [])).toEqual([]);
+  });
+
+  it('reports every false and broken one among many, in order, and leaves no transaction open', async () => {
+    const many = Array.from({ length: 12 }, (_, i) =>
+      i % 5 === 3
+        ? assertion(`broken ${i}`, `select count(*) = ${i} from no_such_table_${i}`)
+        : assertion(`count ${i}`, `select count(*) = ${i % 7} from team_roles`),
+    );
+    const findings = await runAssertions(client, many);
+    expect(findings.map((f) => f.object)).toEqual(
+      many.map((a) => a.name).filter((name) => name !== 'count 6'),
+    );
+    expect(
+      findings.filter((f) => f.message.includes('could not run')).map((f) => f.object),
+    ).toEqual(['broken 3', 'broken 8']);
+    expect(client.getTransactionStatus()).toBe('I');
   });
 });

@@ -395,6 +395,59 @@ describe('verifySeedRows', () => {
     ]);
   });
 
+  it('on a pipelined client (every statement sent at once): the same findings, and the first error in order', async () => {
+    await client.query(
+      'CREATE TABLE tags (name text PRIMARY KEY, color text); CREATE TABLE sizes (name text PRIMARY KEY, n int)',
+    );
+    await client.query("INSERT INTO tags VALUES ('x', 'blue')");
+    const pipelined = new pg.Client({ connectionString: db.url, pipeline: true });
+    await pipelined.connect();
+    try {
+      const fine = seedsOf({
+        'a.json': {
+          table: 'tags',
+          key: ['name'],
+          mode: 'upsert',
+          rows: [{ name: 'x', color: 'red' }],
+        },
+        'b.json': { table: 'sizes', key: ['name'], mode: 'upsert', rows: [{ name: 's', n: 1 }] },
+        'c.json': { table: 'nowhere', key: ['name'], mode: 'upsert', rows: [{ name: 'y' }] },
+      });
+      const findings = await verifySeedRows(pipelined, fine);
+      expect(findings).toEqual(await verifySeedRows(client, fine));
+      expect(findings.map((f) => f.object)).toEqual(['tags[name=x]', 'sizes[name=s]', 'nowhere']);
+      const broken = seedsOf({
+        'a.json': {
+          table: 'tags',
+          key: ['name'],
+          mode: 'upsert',
+          rows: [{ name: 'x', color: 'red' }],
+        },
+        'b.json': {
+          table: 'sizes',
+          key: ['name'],
+          mode: 'upsert',
+          rows: [{ name: 's', n: 'many' }],
+        },
+        'c.json': {
+          table: 'sizes',
+          key: ['name'],
+          mode: 'upsert',
+          rows: [{ name: 't', n: 'few' }],
+        },
+      });
+      await expect(verifySeedRows(pipelined, broken)).rejects.toThrow(
+        /seeds\/b\.json: rows cannot be checked: rows\[0\], column n: invalid input syntax for type integer/,
+      );
+      // The session goes on: nothing was left half-answered.
+      expect((await pipelined.query<{ ok: boolean }>('SELECT true AS ok')).rows).toEqual([
+        { ok: true },
+      ]);
+    } finally {
+      await pipelined.end();
+    }
+  });
+
   it('writes nothing', async () => {
     await client.query('CREATE TABLE tags (name text PRIMARY KEY, color text)');
     const seeds = seedsOf({
