@@ -50,6 +50,44 @@ const noPinoTransports = {
 
 // pino's tools read `isMainThread` from worker_threads (loading it at start-up) only to decide
 // whether an asynchronous destination needs an exit hook; preflight runs on the main thread.
+// pg loads node:dns when it loads, for a lookup only its native binding makes: on first use instead.
+const pgLazyDns = {
+  name: 'pg-lazy-dns',
+  setup(builder) {
+    builder.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]connection-parameters\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const patched = source.replace(
+        "const dns = require('dns')",
+        "const dns = { lookup: (...args) => require('dns').lookup(...args) }",
+      );
+      if (patched === source) throw new Error(`${args.path}: pg's dns import was not found`);
+      return { contents: patched, loader: 'js' };
+    });
+  },
+};
+
+// pino loads sonic-boom (its file-descriptor stream, and with it node:assert) when it loads;
+// preflight hands pino a stream of its own, so sonic-boom loads on first use instead.
+const lazySonicBoom = {
+  name: 'lazy-sonic-boom',
+  setup(builder) {
+    builder.onResolve({ filter: /^sonic-boom$/ }, (args) => ({
+      path: 'sonic-boom',
+      namespace: 'preflight-lazy',
+      pluginData: { resolveDir: args.resolveDir },
+    }));
+    builder.onLoad({ filter: /.*/, namespace: 'preflight-lazy' }, (args) => ({
+      contents: `let real;
+const load = () => (real ??= require('sonic-boom/index.js'));
+function SonicBoom(opts) { return new (load())(opts); }
+Object.defineProperty(SonicBoom, Symbol.hasInstance, { value: (x) => real !== undefined && x instanceof real });
+module.exports = SonicBoom;`,
+      resolveDir: args.pluginData.resolveDir,
+      loader: 'js',
+    }));
+  },
+};
+
 const pinoMainThread = {
   name: 'pino-main-thread',
   setup(builder) {
@@ -127,7 +165,14 @@ const result = await build({
     __PREFLIGHT_BUILD__: JSON.stringify(sourceHash()),
   },
   metafile: true,
-  plugins: [pgNodeSockets, pgLazyWebCrypto, noPinoTransports, pinoMainThread],
+  plugins: [
+    pgNodeSockets,
+    pgLazyWebCrypto,
+    noPinoTransports,
+    pinoMainThread,
+    lazySonicBoom,
+    pgLazyDns,
+  ],
   logLevel: 'warning',
 });
 

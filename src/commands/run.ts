@@ -18,6 +18,7 @@ import {
 } from '../pipeline/seed-step.js';
 import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
 import { precheckMatches, readHistoryAndPrecheck, type Precheck } from '../pipeline/precheck.js';
+import { tuneForBulkWork } from '../v8-tuning.js';
 import { withCheckedLock } from './migrate.js';
 
 /**
@@ -59,7 +60,10 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     let precheck: Precheck | undefined;
     if (expected) {
       if (plan.pending.length === 0 && !seeds?.some((s) => s.kind === 'sql')) precheck = looked;
-      if (!precheckMatches(precheck)) expected.schema();
+      if (!precheckMatches(precheck)) {
+        await tuneForBulkWork();
+        expected.schema();
+      }
     }
     await held;
     await applyPending(ctx, session, set, plan);

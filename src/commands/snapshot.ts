@@ -85,7 +85,7 @@ async function snapshotFromMigrations(
  * assertions), or with --check compares it with the committed file (exit 8 when stale).
  */
 export async function snapshotCommand(ctx: CommandContext): Promise<number> {
-  tuneForBulkWork();
+  await tuneForBulkWork();
   const target = ctx.config.out ?? ctx.config.expect.path;
   const previous = await readExpectedSchemaIfExists(ctx.config.expect.path);
   const schemas = previous ? schemasOf(previous) : ['public'];

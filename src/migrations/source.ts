@@ -80,8 +80,14 @@ export function compareFlatVersions(a: string, b: string): number {
  * `str` order): `20210101_x` sorts after every `20210101hhmmss_y` of that day, `0_init` first.
  */
 export function comparePrismaNames(a: string, b: string): number {
+  // UTF-16 order is UTF-8's byte order but for surrogates (above U+FFFF) against U+E000..U+FFFF:
+  // names without such characters (nearly all: ASCII) compare as plain strings.
+  if (!WIDE.test(a) && !WIDE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+/** A character where UTF-16 order and UTF-8 byte order may differ. */
+const WIDE = /[\uD800-\uDFFF\uE000-\uFFFF]/;
 
 /** A migration file as read: its body to execute and its checksum by the layout's rule. */
 function migrationFile(

@@ -93,7 +93,7 @@ export async function applyPending(
     );
     return;
   }
-  tuneForBulkWork();
+  await tuneForBulkWork();
   await store.ensure(session.client);
   const started = Date.now();
   const applyCtx = {

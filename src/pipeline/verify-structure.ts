@@ -165,7 +165,7 @@ export async function verifyStructure(
     );
     return stored.result;
   }
-  tuneForBulkWork();
+  await tuneForBulkWork();
   // Before the fingerprint is taken: creating the table is a change of the catalog.
   const creates = record === 'create' && checked?.lookup === undefined;
   const notRecorded = (error: unknown): false => {

@@ -1,9 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import {
+  readFile as readFileCallback,
+  rename as renameCallback,
+  writeFile as writeFileCallback,
+} from 'node:fs';
+import { promisify } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { validateExpectedSchema } from './expected-validate.js';
 import { byCodePoint, type ExpectedSchema } from './types.js';
-import { tuneForBulkWork } from '../v8-tuning.js';
+
+// Node's callback API, promisified: node:fs/promises would load its own modules (readline among
+// them) on every start for this one read.
+const readFile = promisify(readFileCallback);
+const rename = promisify(renameCallback);
+const writeFile = promisify(writeFileCallback);
 
 /** An expected-schema file as read: hashed at once, parsed and validated only when needed. */
 export interface ExpectedSource {
@@ -40,9 +50,7 @@ export async function readExpectedSource(path: string): Promise<ExpectedSource> 
     sha256,
     size: bytes.length,
     schema() {
-      if (parsed) return parsed;
-      tuneForBulkWork();
-      parsed = parseExpectedSchema(bytes.toString('utf8'), path);
+      parsed ??= parseExpectedSchema(bytes.toString('utf8'), path);
       return parsed;
     },
     get parsed() {

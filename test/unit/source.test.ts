@@ -52,6 +52,19 @@ describe('ordering', () => {
       '20210316000000_next_day',
     ]);
   });
+
+  it('orders by UTF-8 bytes where UTF-16 differs: a character above U+FFFF after U+E000..U+FFFF', () => {
+    const names = ['1_\u{1F600}', '1_\uFF01', '1_\u00E9', '1_z', '1_\uD7FF'];
+    const bytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
+    expect([...names].sort(comparePrismaNames)).toEqual([...names].sort(bytes));
+    expect([...names].sort(comparePrismaNames)).toEqual([
+      '1_z',
+      '1_\u00E9',
+      '1_\uD7FF',
+      '1_\uFF01',
+      '1_\u{1F600}',
+    ]);
+  });
 });
 
 describe('readMigrations: flat', () => {
