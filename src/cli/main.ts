@@ -83,10 +83,18 @@ async function execute(config: Config, logger: Logger, io: MainIo): Promise<numb
           () => controller.abort(deadlineError(config.deadlineMs ?? 0, report)),
           config.deadlineMs,
         );
-  const ctx: CommandContext = { config, logger, report, signal: controller.signal };
+  let ctx: CommandContext = { config, logger, report, signal: controller.signal };
   let exitCode: number;
   try {
     // Loaded on use, so that --version, --help and configuration errors answer without loading pg.
+    // The connection starts before the commands load, so that the server works meanwhile.
+    if (config.command !== 'new' && config.command !== 'help') {
+      const { connectEarly } = await import('../pipeline/session-scope.js');
+      ctx = { ...ctx, early: connectEarly(ctx) };
+      // One turn of the event loop: the socket connects and sends its login before the commands
+      // load (module loading alone never yields).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const { COMMAND_HANDLERS } = await import('./commands.js');
     exitCode = await COMMAND_HANDLERS[config.command](ctx);
   } catch (error) {
@@ -97,6 +105,7 @@ async function execute(config: Config, logger: Logger, io: MainIo): Promise<numb
     const cause: unknown = controller.signal.aborted && !wrapsReason ? reason : error;
     exitCode = recordError(report, cause, config.database?.password, logger);
   } finally {
+    ctx.early?.release();
     if (deadline) clearTimeout(deadline);
     io.signal.removeEventListener('abort', forward);
   }

@@ -1,5 +1,11 @@
 import type { Session } from '../connection/session.js';
-import { acquireLock, assertLockHeld, releaseLock } from '../lock/advisory-lock.js';
+import {
+  acquireLock,
+  assertLockHeld,
+  releaseLock,
+  type Granted,
+  type LockTry,
+} from '../lock/advisory-lock.js';
 import type { Layout, MigrationSet } from '../migrations/types.js';
 import type { CommandContext } from '../pipeline/context.js';
 import {
@@ -38,30 +44,34 @@ export async function withMigrationLock<T>(
  * to check; else a second connection, three rounds): `fn` may read meanwhile and must await
  * `held` before it changes anything. A failed check is the error thrown, whatever `fn` did.
  */
-export async function withCheckedLock<T, P extends { readonly layout: Layout }>(
+export async function withCheckedLock<
+  T,
+  P extends { readonly layout: Layout; readonly firstTry?: Promise<LockTry> },
+>(
   ctx: CommandContext,
-  prepare: () => P | Promise<P>,
-  fn: (session: Session, held: Promise<void>, prepared: P) => Promise<T>,
+  prepare: (opening: Promise<Session>) => P | Promise<P>,
+  fn: (session: Session, held: Promise<void>, prepared: P, granted: Granted) => Promise<T>,
 ): Promise<T> {
   return withSession(
     ctx,
     async (session, prepared) => {
       const key = historyStore(prepared.layout).lockKey;
       ctx.report.phase = 'lock';
-      const lockPid = await acquireLock(session, {
+      const granted = await acquireLock(session, {
         key,
         timeoutMs: ctx.config.lockTimeoutMs,
         logger: ctx.logger,
         signal: ctx.signal,
+        ...(prepared.firstTry ? { first: prepared.firstTry } : {}),
       });
-      const held = assertLockHeld(session, key, ctx.logger, lockPid);
+      const held = assertLockHeld(session, key, ctx.logger, granted.pid);
       // Observed below in every path; this only keeps an early rejection from going unhandled.
       held.catch(() => undefined);
       try {
         ctx.report.phase = 'migrate';
         let result: T;
         try {
-          result = await fn(session, held, prepared);
+          result = await fn(session, held, prepared, granted);
         } catch (error) {
           await held;
           throw error;

@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs';
+import type { Session } from '../connection/session.js';
+import { tryLock, type LockTry } from '../lock/advisory-lock.js';
 import type { CommandContext } from '../pipeline/context.js';
+import { readFingerprint } from '../schema/fingerprint.js';
 import { readListedMigrations, type MigrationListing } from '../migrations/source.js';
 import type { Layout } from '../migrations/types.js';
 import type { SeedFile } from '../seeds/types.js';
@@ -32,15 +36,35 @@ import { withCheckedLock } from './migrate.js';
  * fingerprint matches a passed verification against this very file, the file is not parsed.
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
-  // The files are read while connecting (a turn of the event loop first lets the connection start
-  // its login); the migrations' contents are read under the lock, below.
-  const prepare = async (): Promise<{ listing: MigrationListing } & Inputs> => {
+  // The files are read while connecting; the migrations' contents are read under the lock, below.
+  // Once the directory is listed (it names the lock) and the session is open, the first try of
+  // the lock goes out, and the catalog fingerprint right behind it (granted at once, the lock is
+  // held when the server takes it), so that the server works while the rest is read here.
+  const prepare = async (opening: Promise<Session>): Promise<Prepared> => {
     const listing = listMigrationsStep(ctx);
+    const key = historyStore(listing.layout).lockKey;
+    const fingerprinting = !ctx.config.fullVerify && expectedFileMayExist(ctx);
+    // In this order on the wire: the lock, then the fingerprint.
+    const sent = opening.then((session) => {
+      const lock = tryLock(session, key);
+      const fingerprint = fingerprinting ? readFingerprint(session.client) : undefined;
+      lock.catch(() => undefined);
+      fingerprint?.catch(() => undefined);
+      return { lock, fingerprint };
+    });
+    const firstTry = sent.then((s) => s.lock);
+    sent.catch(() => undefined);
+    firstTry.catch(() => undefined);
+    // A turn of the event loop lets the connection go on with its login meanwhile.
     await new Promise((resolve) => setImmediate(resolve));
     const seeds = loadSeeds(ctx);
-    return { listing, layout: listing.layout, seeds, expected: await loadExpected(ctx) };
+    const expected = await loadExpected(ctx);
+    return { listing, layout: listing.layout, seeds, expected, firstTry, sent };
   };
-  await withCheckedLock(ctx, prepare, async (session, held, { listing, seeds, expected }) => {
+  await withCheckedLock(ctx, prepare, async (session, held, prepared, granted) => {
+    const { listing, seeds, expected } = prepared;
+    // Taken before the lock was granted, the fingerprint is of no use.
+    const fingerprint = granted.atOnce ? (await prepared.sent).fingerprint : undefined;
     // The history and the fingerprint lookup are sent first, in one round trip, so that the server
     // works while the migration files are read here (the lookup is in vain when something turns
     // out to be pending); the lock check runs alongside.
@@ -49,6 +73,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       session.client,
       historyStore(listing.layout),
       expected,
+      fingerprint,
     );
     first.catch(() => undefined);
     // Behind it, the seeds' rows (read-only; used when nothing is pending, see seedDatabase).
@@ -75,8 +100,20 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-interface Inputs {
+interface Prepared {
+  readonly listing: MigrationListing;
   readonly layout: Layout;
   readonly seeds: SeedFile[] | undefined;
   readonly expected: ExpectedSource | undefined;
+  readonly firstTry: Promise<LockTry>;
+  /** The fingerprint sent behind the first try of the lock (none under --full-verify). */
+  readonly sent: Promise<{
+    readonly lock: Promise<LockTry>;
+    readonly fingerprint: Promise<string> | undefined;
+  }>;
+}
+
+/** Whether loadExpected may find a file (it may still be unreadable): worth a fingerprint. */
+function expectedFileMayExist(ctx: CommandContext): boolean {
+  return ctx.config.expect.explicit || existsSync(ctx.config.expect.path);
 }

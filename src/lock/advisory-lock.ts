@@ -28,6 +28,29 @@ export interface LockOptions {
   readonly timeoutMs: number;
   readonly logger: Logger;
   readonly signal?: AbortSignal;
+  /** The first try, already sent (tryLock): the caller may have sent more behind it. */
+  readonly first?: Promise<LockTry>;
+}
+
+/** One try of the lock: granted or not, and by which backend. */
+export interface LockTry {
+  readonly locked: boolean;
+  readonly pid: number;
+}
+
+/** The lock as acquireLock got it: the granting backend, and whether the first try got it. */
+export interface Granted {
+  readonly pid: number;
+  readonly atOnce: boolean;
+}
+
+/** One try of the lock, sent now: on a pipelined session, ahead of whatever is sent after it. */
+export async function tryLock(session: Session, key: bigint): Promise<LockTry> {
+  const result = await session.client.query<{ locked: boolean; pid: number }>(
+    'SELECT pg_try_advisory_lock($1::bigint) AS locked, pg_backend_pid() AS pid',
+    [key.toString()],
+  );
+  return { locked: result.rows[0]?.locked === true, pid: result.rows[0]?.pid ?? 0 };
 }
 
 /** Finds the session holding the advisory lock `key` (a single bigint key: classid/objid halves). */
@@ -73,23 +96,22 @@ export function describeHolder(holder: LockHolder | undefined): string {
 /**
  * Takes the session-level advisory lock by polling pg_try_advisory_lock (a waiter never blocks
  * CREATE INDEX CONCURRENTLY), logging the holder every 10 s. Returns the pid of the backend that
- * granted it (the session's own, unless a pooler moved the statement). Throws LockTimeoutError (exit 4).
+ * granted it (the session's own, unless a pooler moved the statement), and whether the first try
+ * did. Throws LockTimeoutError (exit 4).
  */
-export async function acquireLock(session: Session, options: LockOptions): Promise<number> {
+export async function acquireLock(session: Session, options: LockOptions): Promise<Granted> {
   const started = Date.now();
   let nextReport = started;
-  for (;;) {
-    const result = await session.client.query<{ locked: boolean; pid: number }>(
-      'SELECT pg_try_advisory_lock($1::bigint) AS locked, pg_backend_pid() AS pid',
-      [options.key.toString()],
-    );
-    if (result.rows[0]?.locked) {
+  for (let attempt = 0; ; attempt++) {
+    const result =
+      attempt === 0 && options.first ? await options.first : await tryLock(session, options.key);
+    if (result.locked) {
       session.lockHeld = true;
       options.logger.info(
         { event: 'lock.acquired', key: options.key.toString(), durationMs: Date.now() - started },
         'advisory lock acquired',
       );
-      return result.rows[0].pid;
+      return { pid: result.pid, atOnce: attempt === 0 };
     }
     const waited = Date.now() - started;
     if (waited >= options.timeoutMs) {

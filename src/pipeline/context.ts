@@ -1,4 +1,6 @@
+import type pg from 'pg';
 import type { Config } from '../config/config.js';
+import type { ConnectionSettings } from '../config/database-url.js';
 import type { Logger } from '../log/logger.js';
 import type { RunReport } from '../report/run-report.js';
 
@@ -9,4 +11,16 @@ export interface CommandContext {
   readonly report: RunReport;
   /** Aborted on SIGTERM/SIGINT or the deadline; the reason is the PreflightError to surface. */
   readonly signal: AbortSignal;
+  /** A connection to `config.database` started while the command loaded (see connectEarly). */
+  readonly early?: EarlyConnection;
+}
+
+/** A connection attempt started before it is needed, for the command's first session to take. */
+export interface EarlyConnection {
+  /** The settings it connects with: only a session with these very settings takes it. */
+  readonly settings: ConnectionSettings;
+  /** The attempt, once: connect()'s promise, and how to drop it; undefined once taken. */
+  take(): { readonly client: Promise<pg.Client>; drop(): void } | undefined;
+  /** Drops and closes the attempt if no session took it. */
+  release(): void;
 }

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { connect } from '../connection/connect.js';
 import {
   cancelRunningStatement,
@@ -7,7 +8,45 @@ import {
 } from '../connection/session.js';
 import { asConnectionLost } from '../connection/connection-lost.js';
 import { ConfigError } from '../errors.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext, EarlyConnection } from './context.js';
+
+/**
+ * Starts connecting to the command's database now (waiting as configured), for its first session
+ * to take: main starts it before loading the command, so that the server's work of a new
+ * connection overlaps that loading. Undefined when there is no database to connect to.
+ */
+export function connectEarly(ctx: CommandContext): EarlyConnection | undefined {
+  const settings = ctx.config.database;
+  if (!settings) return undefined;
+  const dropped = new AbortController();
+  const client = connect(settings, {
+    waitMs: ctx.config.waitMs,
+    logger: ctx.logger,
+    signal: AbortSignal.any([ctx.signal, dropped.signal]),
+  });
+  client.catch(() => undefined);
+  const drop = (): void => {
+    dropped.abort(new Error('the early connection was dropped'));
+    void client.then(
+      (c) => closeClient(c, { linger: false }),
+      () => undefined,
+    );
+  };
+  let taken = false;
+  return {
+    settings,
+    take() {
+      if (taken) return undefined;
+      taken = true;
+      return { client, drop };
+    },
+    release() {
+      if (taken) return;
+      taken = true;
+      drop();
+    },
+  };
+}
 
 /**
  * Connects (waiting as configured), runs `fn` on the one session, and always closes it, which
@@ -16,24 +55,26 @@ import type { CommandContext } from './context.js';
  *
  * `prepare` (reading the files) runs while the connection is being made, and its result is
  * handed to `fn`; when it throws, that is the error, whatever connecting did, and the connection
- * is dropped before anything was sent on it.
+ * is dropped. It gets the session being opened, to send reads on it as soon as it is open.
  */
 export async function withSession<T, P = undefined>(
   ctx: CommandContext,
   fn: (session: Session, prepared: P) => Promise<T>,
-  prepare?: () => P | Promise<P>,
+  prepare?: (opening: Promise<Session>) => P | Promise<P>,
 ): Promise<T> {
   const settings = ctx.config.database;
   if (!settings)
     throw new ConfigError(['no database given: set DATABASE_URL or pass --database-url']);
   const dropped = new AbortController();
-  const opening = open(ctx, AbortSignal.any([ctx.signal, dropped.signal]));
+  const early = ctx.early?.settings === settings ? ctx.early.take() : undefined;
+  const opening = open(ctx, AbortSignal.any([ctx.signal, dropped.signal]), early?.client);
   opening.catch(() => undefined);
   let prepared: P;
   try {
-    prepared = prepare ? await prepare() : (undefined as P);
+    prepared = prepare ? await prepare(opening) : (undefined as P);
   } catch (error) {
     dropped.abort(error);
+    early?.drop();
     void opening.then(
       (session) => closeClient(session.client, { linger: false }),
       () => undefined,
@@ -58,16 +99,20 @@ export async function withSession<T, P = undefined>(
   }
 }
 
-/** Connects and opens the session (see openSession); a failure there closes the client. */
-async function open(ctx: CommandContext, signal: AbortSignal): Promise<Session> {
+/**
+ * Connects (or takes the early attempt) and opens the session (see openSession); a failure there
+ * closes the client.
+ */
+async function open(
+  ctx: CommandContext,
+  signal: AbortSignal,
+  early: Promise<pg.Client> | undefined,
+): Promise<Session> {
   const settings = ctx.config.database;
   if (!settings)
     throw new ConfigError(['no database given: set DATABASE_URL or pass --database-url']);
-  const client = await connect(settings, {
-    waitMs: ctx.config.waitMs,
-    logger: ctx.logger,
-    signal,
-  });
+  const client = await (early ??
+    connect(settings, { waitMs: ctx.config.waitMs, logger: ctx.logger, signal }));
   return openSession(
     client,
     settings,

@@ -1,3 +1,5 @@
+import type pg from 'pg';
+
 /**
  * The catalog fingerprint: one cheap statement whose result changes whenever the schema could
  * have changed, so that a run can tell "exactly the catalog that was verified last time" from
@@ -71,3 +73,11 @@ FROM x`;
 
 /** The fingerprint alone, as a statement (sent around the catalog query, in the same round trip). */
 export const FINGERPRINT_STATEMENT = `SELECT (${CATALOG_FINGERPRINT}) AS fingerprint`;
+
+/** Reads the fingerprint now (on a pipelined session: behind what was sent before it). */
+export async function readFingerprint(client: pg.ClientBase): Promise<string> {
+  const { rows } = await client.query<{ fingerprint: string }>(FINGERPRINT_STATEMENT);
+  const fingerprint = rows[0]?.fingerprint;
+  if (fingerprint === undefined) throw new Error('the catalog fingerprint query returned no row');
+  return fingerprint;
+}

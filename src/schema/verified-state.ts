@@ -57,21 +57,26 @@ interface LookupRow {
 
 /**
  * The lookup of `key` as one statement (the key inlined, for a simple query that may carry other
- * statements): it fails with 42P01 while the table does not exist.
+ * statements): it fails with 42P01 while the table does not exist. Without `fingerprint`, its
+ * column is NULL: the caller took the fingerprint itself (see toLookup).
  */
-export function lookupSql(client: pg.ClientBase, key: string): string {
-  return `SELECT (${CATALOG_FINGERPRINT}) AS fingerprint, v.fingerprint AS stored, v.result::text AS result,
+export function lookupSql(client: pg.ClientBase, key: string, fingerprint = true): string {
+  const now = fingerprint ? `(${CATALOG_FINGERPRINT})` : 'NULL::text';
+  return `SELECT ${now} AS fingerprint, v.fingerprint AS stored, v.result::text AS result,
   to_char(v.verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS verified_at
 FROM (SELECT 1) AS one LEFT JOIN ${VERIFIED_STATE_TABLE} v ON v.key = ${client.escapeLiteral(key)}`;
 }
 
-/** What lookupSql's one row says; a stored state that does not read back is no state. */
-export function toLookup(row: unknown): Lookup | undefined {
+/**
+ * What lookupSql's one row says (with `fingerprint` when the caller took it); a stored state that
+ * does not read back is no state.
+ */
+export function toLookup(row: unknown, fingerprint?: string): Lookup | undefined {
   if (!row) return undefined;
-  const { fingerprint, stored, result, verified_at } = row as LookupRow;
+  const { stored, result, verified_at } = row as LookupRow;
   const replay = stored !== null && verified_at !== null ? readResult(result) : undefined;
   return {
-    fingerprint,
+    fingerprint: fingerprint ?? (row as LookupRow).fingerprint,
     stored:
       replay && stored !== null && verified_at !== null
         ? { fingerprint: stored, result: replay, verifiedAt: verified_at }

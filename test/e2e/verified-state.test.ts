@@ -1,7 +1,15 @@
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, runSql, urlFor, type TestDatabase } from '../helpers/db.js';
-import { logLines, REPO_MIGRATIONS, REPO_SEEDS, runCli, scratchDir } from '../helpers/cli.js';
+import {
+  logLines,
+  REPO_MIGRATIONS,
+  REPO_SEEDS,
+  runCli,
+  scratchDir,
+  startCli,
+} from '../helpers/cli.js';
+import { holdLock } from '../reliability/helpers/scenario.js';
 
 interface Report {
   exitCode: number;
@@ -291,5 +299,48 @@ describe('the verified state (catalog fingerprint)', () => {
     } finally {
       await other.drop();
     }
+  });
+});
+
+describe('the fingerprint of the first lock try', () => {
+  let fresh: TestDatabase;
+  beforeAll(async () => {
+    fresh = await createTestDatabase('pf_state_lock');
+  });
+  afterAll(async () => {
+    await fresh.drop();
+  });
+
+  it('is not used when another session held the lock: drift made while waiting is found', async () => {
+    expect((await preflight(['run'], fresh.url)).exitCode).toBe(0);
+    expect((await preflight(['run'], fresh.url)).report.verification.method).toBe('fingerprint');
+
+    // Another deploy holds the lock; preflight's first try fails, with a fingerprint sent behind it.
+    const holder = await holdLock(fresh.url);
+    const file = path.join(scratchDir(), 'report.json');
+    const cli = startCli(['run', '--report', file], { env: { DATABASE_URL: fresh.url } });
+    try {
+      await new Promise<void>((resolve) =>
+        cli.stdout?.on(
+          'data',
+          (chunk: Buffer) => chunk.includes('"event":"lock.wait"') && resolve(),
+        ),
+      );
+      // What that deploy changes before it lets go (and it records no verified state).
+      await holder.query('DROP INDEX activity_logs_admin_id_idx');
+      await holder.query('SELECT pg_advisory_unlock_all()');
+    } finally {
+      await holder.end();
+    }
+    const result = await cli;
+    const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
+    expect(result.exitCode).toBe(8);
+    expect(report.verification.method).toBe('catalog');
+    expect(report.verification.findings).toEqual([
+      expect.objectContaining({
+        kind: 'missing',
+        object: 'public.activity_logs.activity_logs_admin_id_idx',
+      }),
+    ]);
   });
 });

@@ -357,6 +357,16 @@ const CASES: Case[] = [
     setup: (p) => p.write('migrations/1_again.sql', 'select 1;'),
   },
   {
+    // The connection is started while the files are read, and waits for the server meanwhile:
+    // a problem in the files must not wait with it (--wait 5m would outlast the test).
+    name: 'duplicate versions, with the server down and a long --wait',
+    exitCode: 2,
+    message: /duplicate migration version 1: 0001_base\.sql and 1_again\.sql/,
+    args: () => ['--wait', '5m'],
+    env: (p) => ({ DATABASE_URL: withUrl(p.url, (u) => (u.port = '1')) }),
+    setup: (p) => p.write('migrations/1_again.sql', 'select 1;'),
+  },
+  {
     name: 'non-UTF-8 bytes',
     exitCode: 2,
     // `run` reads the files' contents under the lock, before it changes anything.
