@@ -1,7 +1,8 @@
 // A tiny TCP proxy in front of Postgres that counts what clients send, to count round trips
 // without changing the product: every simple Query ('Q') and every Sync ('S', the end of an
 // extended-protocol query) waits for one ReadyForQuery from the server, so Q + S is the number
-// of query round trips; connections are counted apart (each one pays startup and auth).
+// of query round trips (an upper bound for a pipelined client, which sends several before the
+// first answer); connections are counted apart (each one pays startup and auth).
 import { createConnection, createServer } from 'node:net';
 
 const SSL_REQUEST = 80877103;
@@ -17,6 +18,9 @@ export async function startCountingProxy(host, port) {
     sockets.add(client);
     sockets.add(upstream);
     const parser = messageCounter((event) => count(tally, event));
+    // No Nagle here: a pipelined client's small writes would wait for delayed ACKs (40 ms).
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     client.on('data', (chunk) => {
       parser(chunk);
       upstream.write(chunk);
