@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { Session } from '../connection/session.js';
 import {
   acquireLock,
@@ -49,7 +50,7 @@ export async function withCheckedLock<
   P extends { readonly layout: Layout; readonly firstTry?: Promise<LockTry> },
 >(
   ctx: CommandContext,
-  prepare: (opening: Promise<Session>) => P | Promise<P>,
+  prepare: (connected: Promise<pg.Client>) => P | Promise<P>,
   fn: (session: Session, held: Promise<void>, prepared: P, granted: Granted) => Promise<T>,
 ): Promise<T> {
   return withSession(

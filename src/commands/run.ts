@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { Session } from '../connection/session.js';
+import type pg from 'pg';
 import { tryLock, type LockTry } from '../lock/advisory-lock.js';
 import type { CommandContext } from '../pipeline/context.js';
 import { readFingerprint } from '../schema/fingerprint.js';
@@ -37,17 +37,17 @@ import { withCheckedLock } from './migrate.js';
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
   // The files are read while connecting; the migrations' contents are read under the lock, below.
-  // Once the directory is listed (it names the lock) and the session is open, the first try of
-  // the lock goes out, and the catalog fingerprint right behind it (granted at once, the lock is
-  // held when the server takes it), so that the server works while the rest is read here.
-  const prepare = async (opening: Promise<Session>): Promise<Prepared> => {
+  // Once the directory is listed (it names the lock) and the session's settings are sent, the
+  // first try of the lock goes out behind them, and the catalog fingerprint right behind it
+  // (granted at once, the lock is held when the server takes it): the server works meanwhile.
+  const prepare = async (connected: Promise<pg.Client>): Promise<Prepared> => {
     const listing = listMigrationsStep(ctx);
     const key = historyStore(listing.layout).lockKey;
     const fingerprinting = !ctx.config.fullVerify && expectedFileMayExist(ctx);
     // In this order on the wire: the lock, then the fingerprint.
-    const sent = opening.then((session) => {
-      const lock = tryLock(session, key);
-      const fingerprint = fingerprinting ? readFingerprint(session.client) : undefined;
+    const sent = connected.then((client) => {
+      const lock = tryLock(client, key);
+      const fingerprint = fingerprinting ? readFingerprint(client) : undefined;
       lock.catch(() => undefined);
       fingerprint?.catch(() => undefined);
       return { lock, fingerprint };

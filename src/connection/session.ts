@@ -26,18 +26,22 @@ interface SessionRow {
 /**
  * Reads the backend pid and the server's end of the connection, and applies the session settings,
  * in one round trip: statement_timeout, and lock_timeout so that no statement of preflight ever
- * queues behind production traffic.
+ * queues behind production traffic. `onSent` runs once that statement is sent, before its answer.
  */
 export async function openSession(
   client: pg.Client,
   settings: ConnectionSettings,
   statementTimeoutMs: number | undefined,
   lockTimeoutMs: number,
+  onSent?: () => void,
 ): Promise<Session> {
-  const result = await client.query<SessionRow>(
+  const sent = client.query<SessionRow>(
     "SELECT pg_backend_pid() AS pid, host(inet_server_addr()) AS addr, inet_server_port() AS port, set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
     [String(statementTimeoutMs ?? 0), String(lockTimeoutMs)],
   );
+  // On a pipelined client, what onSent sends goes out behind the settings, in the same burst.
+  onSent?.();
+  const result = await sent;
   const row = result.rows[0];
   return {
     client,

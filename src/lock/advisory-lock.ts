@@ -44,9 +44,9 @@ export interface Granted {
   readonly atOnce: boolean;
 }
 
-/** One try of the lock, sent now: on a pipelined session, ahead of whatever is sent after it. */
-export async function tryLock(session: Session, key: bigint): Promise<LockTry> {
-  const result = await session.client.query<{ locked: boolean; pid: number }>(
+/** One try of the lock, sent now: on a pipelined client, ahead of whatever is sent after it. */
+export async function tryLock(client: pg.ClientBase, key: bigint): Promise<LockTry> {
+  const result = await client.query<{ locked: boolean; pid: number }>(
     'SELECT pg_try_advisory_lock($1::bigint) AS locked, pg_backend_pid() AS pid',
     [key.toString()],
   );
@@ -104,7 +104,9 @@ export async function acquireLock(session: Session, options: LockOptions): Promi
   let nextReport = started;
   for (let attempt = 0; ; attempt++) {
     const result =
-      attempt === 0 && options.first ? await options.first : await tryLock(session, options.key);
+      attempt === 0 && options.first
+        ? await options.first
+        : await tryLock(session.client, options.key);
     if (result.locked) {
       session.lockHeld = true;
       options.logger.info(

@@ -55,23 +55,29 @@ export function connectEarly(ctx: CommandContext): EarlyConnection | undefined {
  *
  * `prepare` (reading the files) runs while the connection is being made, and its result is
  * handed to `fn`; when it throws, that is the error, whatever connecting did, and the connection
- * is dropped. It gets the session being opened, to send reads on it as soon as it is open.
+ * is dropped. It gets the client once the session's settings are sent: what it sends then goes
+ * out right behind them (the client is pipelined), without waiting for the session to open.
  */
 export async function withSession<T, P = undefined>(
   ctx: CommandContext,
   fn: (session: Session, prepared: P) => Promise<T>,
-  prepare?: (opening: Promise<Session>) => P | Promise<P>,
+  prepare?: (connected: Promise<pg.Client>) => P | Promise<P>,
 ): Promise<T> {
   const settings = ctx.config.database;
   if (!settings)
     throw new ConfigError(['no database given: set DATABASE_URL or pass --database-url']);
   const dropped = new AbortController();
   const early = ctx.early?.settings === settings ? ctx.early.take() : undefined;
-  const opening = open(ctx, AbortSignal.any([ctx.signal, dropped.signal]), early?.client);
+  let settingsSent: (client: pg.Client) => void = () => undefined;
+  const connected = new Promise<pg.Client>((resolve) => {
+    settingsSent = resolve;
+  });
+  const signal = AbortSignal.any([ctx.signal, dropped.signal]);
+  const opening = open(ctx, signal, early?.client, settingsSent);
   opening.catch(() => undefined);
   let prepared: P;
   try {
-    prepared = prepare ? await prepare(opening) : (undefined as P);
+    prepared = prepare ? await prepare(connected) : (undefined as P);
   } catch (error) {
     dropped.abort(error);
     early?.drop();
@@ -107,6 +113,7 @@ async function open(
   ctx: CommandContext,
   signal: AbortSignal,
   early: Promise<pg.Client> | undefined,
+  settingsSent: (client: pg.Client) => void,
 ): Promise<Session> {
   const settings = ctx.config.database;
   if (!settings)
@@ -118,6 +125,7 @@ async function open(
     settings,
     ctx.config.statementTimeoutMs,
     ctx.config.ddlLockTimeoutMs,
+    () => settingsSent(client),
   ).catch(async (error: unknown) => {
     await closeClient(client);
     throw asConnectionLost(error, ctx.report, false);
