@@ -68,12 +68,22 @@ function isFileSafe(file: string): boolean {
   }
 }
 
-/** Orders flat versions as numbers (`9_x` before `10_x`), as golang-migrate does. */
+/**
+ * Orders flat versions as numbers (`9_x` before `10_x`), as golang-migrate does. Versions written
+ * as listFlat writes them (decimal, no leading zero) compare without BigInt: the shorter is the
+ * smaller, and equal lengths compare as text.
+ */
 export function compareFlatVersions(a: string, b: string): number {
+  if (CANONICAL.test(a) && CANONICAL.test(b)) {
+    if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
 }
+
+const CANONICAL = /^(?:0|[1-9]\d*)$/;
 
 /**
  * Orders prisma folders by name as plain text, byte by byte, as Prisma's engine does (Rust's
@@ -89,7 +99,11 @@ export function comparePrismaNames(a: string, b: string): number {
 /** A character where UTF-16 order and UTF-8 byte order may differ. */
 const WIDE = /[\uD800-\uDFFF\uE000-\uFFFF]/;
 
-/** A migration file as read: its body to execute and its checksum by the layout's rule. */
+/**
+ * A migration file as read: its checksum by the layout's rule, and its body to execute, worked
+ * out when first asked for (only pending files are ever run: hundreds of applied ones are not
+ * lexed on every deploy).
+ */
 function migrationFile(
   layout: Layout,
   id: string,
@@ -98,15 +112,20 @@ function migrationFile(
   relativePath: string,
   sql: string,
 ): MigrationFile {
-  const body = migrationBody(sql);
+  let body: ReturnType<typeof migrationBody> | undefined;
+  const sections = (): ReturnType<typeof migrationBody> => (body ??= migrationBody(sql));
   return {
     id,
     name,
     relativePath,
     path: prefix + relativePath,
     sql,
-    body: body.sql,
-    noTransaction: body.noTransaction || hasNoTransactionMarker(sql),
+    get body() {
+      return sections().sql;
+    },
+    get noTransaction() {
+      return sections().noTransaction || hasNoTransactionMarker(sql);
+    },
     checksum: layout === 'prisma' ? prismaChecksum(sql) : flatChecksum(sql),
   };
 }

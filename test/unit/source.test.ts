@@ -20,6 +20,18 @@ function directory(files: Record<string, string>): string {
 }
 
 describe('ordering', () => {
+  it('compares versions with leading zeros or beyond 2^53 as numbers too', () => {
+    const versions = ['9007199254740993', '9007199254740992', '010', '9', '0', '00'];
+    expect([...versions].sort(compareFlatVersions)).toEqual([
+      '0',
+      '00',
+      '9',
+      '010',
+      '9007199254740992',
+      '9007199254740993',
+    ]);
+  });
+
   it('compares flat versions as numbers', () => {
     const versions = ['10', '9', '0002', '20240101120000', '100', '1'];
     expect([...versions].sort(compareFlatVersions)).toEqual([
