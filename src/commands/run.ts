@@ -3,7 +3,11 @@ import type pg from 'pg';
 import { tryLock, type LockTry } from '../lock/advisory-lock.js';
 import type { CommandContext } from '../pipeline/context.js';
 import { readFingerprint } from '../schema/fingerprint.js';
-import { readListedMigrations, type MigrationListing } from '../migrations/source.js';
+import {
+  readListedMigrations,
+  readMigrationsDirectory,
+  type MigrationListing,
+} from '../migrations/source.js';
 import type { Layout } from '../migrations/types.js';
 import type { SeedFile } from '../seeds/types.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
@@ -37,12 +41,12 @@ import { withCheckedLock } from './migrate.js';
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
   // The files are read while connecting; the migrations' contents are read under the lock, below.
-  // Once the directory is listed (it names the lock) and the session's settings are sent, the
+  // Once the directory is read (its layout names the lock) and the session's settings are sent, the
   // first try of the lock goes out behind them, and the catalog fingerprint right behind it
   // (granted at once, the lock is held when the server takes it): the server works meanwhile.
   const prepare = async (connected: Promise<pg.Client>): Promise<Prepared> => {
-    const listing = listMigrationsStep(ctx);
-    const key = historyStore(listing.layout).lockKey;
+    const directory = readMigrationsDirectory(ctx.config.migrations.path);
+    const key = historyStore(directory.layout).lockKey;
     const fingerprinting = !ctx.config.fullVerify && expectedFileMayExist(ctx);
     // In this order on the wire: the lock, then the fingerprint.
     const sent = connected.then((client) => {
@@ -57,6 +61,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     firstTry.catch(() => undefined);
     // A turn of the event loop lets the connection go on with its login meanwhile.
     await new Promise((resolve) => setImmediate(resolve));
+    const listing = listMigrationsStep(ctx, directory);
     const seeds = loadSeeds(ctx);
     const expected = await loadExpected(ctx);
     return { listing, layout: listing.layout, seeds, expected, firstTry, sent };

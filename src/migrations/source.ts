@@ -11,7 +11,7 @@ import type { Layout, MigrationFile, MigrationSet } from './types.js';
 const FLAT_FILE = /^(\d+)(?:[_-].*?)?(?:\.up)?\.sql$/;
 const FLAT_DOWN = /^\d+(?:[_-].*)?\.down\.sql$/;
 
-interface Entry {
+export interface Entry {
   readonly name: string;
   readonly isFile: boolean;
   readonly isDirectory: boolean;
@@ -158,7 +158,28 @@ export function readMigrations(dir: string): MigrationSet {
  * Lists the migrations directory without reading the files: layout, names, order, and the
  * problems that names and the directory show (ConfigError), as readMigrations would.
  */
-export function listMigrations(dir: string): MigrationListing {
+export function listMigrations(dir: string | MigrationsDirectory): MigrationListing {
+  const opened = typeof dir === 'string' ? readMigrationsDirectory(dir) : dir;
+  const problems = [...opened.problems];
+  const listing =
+    opened.layout === 'flat'
+      ? listFlat(opened.dir, opened.entries, problems)
+      : listPrisma(opened.dir, opened.entries, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return listing;
+}
+
+/** The migrations directory's entries and layout (which names the lock), before any name is checked. */
+export interface MigrationsDirectory {
+  readonly dir: string;
+  readonly layout: Layout;
+  readonly entries: readonly Entry[];
+  /** Problems found in the entries (dangling links), thrown by listMigrations with the rest. */
+  readonly problems: readonly string[];
+}
+
+/** Reads the directory and detects its layout; ConfigError when it cannot be read. */
+export function readMigrationsDirectory(dir: string): MigrationsDirectory {
   const problems: string[] = [];
   let entries: Entry[];
   try {
@@ -166,10 +187,7 @@ export function listMigrations(dir: string): MigrationListing {
   } catch (error) {
     throw new ConfigError([`migrations directory ${dir} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
   }
-  const layout = detectLayout(dir, entries);
-  const listing = layout === 'flat' ? listFlat(dir, entries, problems) : listPrisma(dir, entries, problems);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return listing;
+  return { dir, layout: detectLayout(dir, entries), entries, problems };
 }
 
 /** Reads the listed files (ConfigError for unreadable or non-UTF-8 ones, all listed). */

@@ -9,6 +9,7 @@ import {
   listMigrations,
   readListedMigrations,
   type MigrationListing,
+  type MigrationsDirectory,
 } from '../migrations/source.js';
 import type { AppliedMigration, Layout, MigrationSet, Plan } from '../migrations/types.js';
 import type { CommandContext } from './context.js';
@@ -28,8 +29,11 @@ export function loadMigrations(ctx: CommandContext): MigrationSet {
  * Lists the migrations directory (names and order; the files are read later, by
  * readListedMigrations), logging and reporting what was skipped.
  */
-export function listMigrationsStep(ctx: CommandContext): MigrationListing {
-  const listing = listMigrations(ctx.config.migrations.path);
+export function listMigrationsStep(
+  ctx: CommandContext,
+  directory?: MigrationsDirectory,
+): MigrationListing {
+  const listing = listMigrations(directory ?? ctx.config.migrations.path);
   for (const warning of listing.warnings) {
     ctx.logger.warn({ event: 'migrations.skipped' }, warning);
     ctx.report.warnings.push(warning);
