@@ -59,9 +59,12 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     const firstTry = sent.then((s) => s.lock);
     sent.catch(() => undefined);
     firstTry.catch(() => undefined);
-    // A turn of the event loop lets the connection go on with its login meanwhile.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Between the steps, a turn of the event loop lets the connection go on with its login, and
+    // these go out as soon as it is done.
+    const turn = (): Promise<unknown> => new Promise((resolve) => setImmediate(resolve));
+    await turn();
     const listing = listMigrationsStep(ctx, directory);
+    await turn();
     const seeds = loadSeeds(ctx);
     const expected = await loadExpected(ctx);
     return { listing, layout: listing.layout, seeds, expected, firstTry, sent };
