@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type pg from 'pg';
 import { tryLock, type LockTry } from '../lock/advisory-lock.js';
 import type { CommandContext } from '../pipeline/context.js';
+import type { Finding } from '../report/findings.js';
 import { readFingerprint } from '../schema/fingerprint.js';
 import {
   readListedMigrations,
@@ -66,8 +67,12 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     const listing = listMigrationsStep(ctx, directory);
     await turn();
     const seeds = loadSeeds(ctx);
+    // Behind the fingerprint, the seeds' rows (read-only; used when the lock was granted at once
+    // and nothing is pending, see seedDatabase): their statements follow once the server answers.
+    const seedRows = connected.then((client) => ({ checked: checkSeedRowsEarly(client, seeds) }));
+    seedRows.catch(() => undefined);
     const expected = await loadExpected(ctx);
-    return { listing, layout: listing.layout, seeds, expected, firstTry, sent };
+    return { listing, layout: listing.layout, seeds, expected, firstTry, sent, seedRows };
   };
   await withCheckedLock(ctx, prepare, async (session, held, prepared, granted) => {
     const { listing, seeds, expected } = prepared;
@@ -84,8 +89,10 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       fingerprint,
     );
     first.catch(() => undefined);
-    // Behind it, the seeds' rows (read-only; used when nothing is pending, see seedDatabase).
-    const seedRows = checkSeedRowsEarly(session, seeds);
+    // Taken before the lock was granted, that check is of no use either: again, behind the history.
+    const seedRows = granted.atOnce
+      ? (await prepared.seedRows).checked
+      : checkSeedRowsEarly(session.client, seeds);
     const set = readListedMigrations(listing);
     const { history, precheck: looked } = await first;
     const plan = planFromHistory(ctx, set, history);
@@ -115,6 +122,7 @@ interface Prepared {
   readonly expected: ExpectedSource | undefined;
   readonly firstTry: Promise<LockTry>;
   /** The fingerprint sent behind the first try of the lock (none under --full-verify). */
+  readonly seedRows: Promise<{ readonly checked: Promise<Finding[]> | undefined }>;
   readonly sent: Promise<{
     readonly lock: Promise<LockTry>;
     readonly fingerprint: Promise<string> | undefined;

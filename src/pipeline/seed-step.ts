@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { existsSync } from 'node:fs';
 import type { Session } from '../connection/session.js';
 import { withTransaction } from '../connection/session.js';
@@ -82,11 +83,11 @@ function allDeclarative(seeds: readonly SeedFile[]): boolean {
  * undefined when seedDatabase would not check. A failure is seen only by the one that uses it.
  */
 export function checkSeedRowsEarly(
-  session: Session,
+  client: pg.ClientBase,
   seeds: readonly SeedFile[] | undefined,
 ): Promise<Finding[]> | undefined {
   if (!seeds || !allDeclarative(seeds)) return undefined;
-  const checked = verifySeedRows(session.client, seeds);
+  const checked = verifySeedRows(client, seeds);
   checked.catch(() => undefined);
   return checked;
 }
