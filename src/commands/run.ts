@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import type pg from 'pg';
 import { tryLock, type LockTry } from '../lock/advisory-lock.js';
 import type { CommandContext } from '../pipeline/context.js';
-import type { Finding } from '../report/findings.js';
 import { readFingerprint } from '../schema/fingerprint.js';
 import {
   readListedMigrations,
@@ -10,7 +9,8 @@ import {
   type MigrationListing,
 } from '../migrations/source.js';
 import type { Layout } from '../migrations/types.js';
-import type { SeedFile } from '../seeds/types.js';
+import { seedCatalogFrom } from '../seeds/catalog.js';
+import type { RowsSeedFile, SeedFile } from '../seeds/types.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
 import {
   applyPending,
@@ -67,12 +67,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     const listing = listMigrationsStep(ctx, directory);
     await turn();
     const seeds = loadSeeds(ctx);
-    // Behind the fingerprint, the seeds' rows (read-only; used when the lock was granted at once
-    // and nothing is pending, see seedDatabase): their statements follow once the server answers.
-    const seedRows = connected.then((client) => ({ checked: checkSeedRowsEarly(client, seeds) }));
-    seedRows.catch(() => undefined);
     const expected = await loadExpected(ctx);
-    return { listing, layout: listing.layout, seeds, expected, firstTry, sent, seedRows };
+    return { listing, layout: listing.layout, seeds, expected, firstTry, sent };
   };
   await withCheckedLock(ctx, prepare, async (session, held, prepared, granted) => {
     const { listing, seeds, expected } = prepared;
@@ -89,10 +85,6 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       fingerprint,
     );
     first.catch(() => undefined);
-    // Taken before the lock was granted, that check is of no use either: again, behind the history.
-    const seedRows = granted.atOnce
-      ? (await prepared.seedRows).checked
-      : checkSeedRowsEarly(session.client, seeds);
     const set = readListedMigrations(listing);
     const { history, precheck: looked } = await first;
     const plan = planFromHistory(ctx, set, history);
@@ -105,12 +97,17 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
         expected.schema();
       }
     }
+    // The catalog is the one of a passed verification that kept the seeds' tables: their rows'
+    // checks go out now, all at once, with no catalog query (read-only; see seedDatabase).
+    const stored = precheckMatches(precheck) ? precheck?.lookup?.stored?.result : undefined;
+    const known =
+      stored && seeds ? seedCatalogFrom(stored.seedTables, declarative(seeds)) : undefined;
+    const seedRows = known ? checkSeedRowsEarly(session.client, seeds, known) : undefined;
     await held;
     await applyPending(ctx, session, set, plan);
-    const early = plan.pending.length === 0 ? seedRows : undefined;
-    const rowsInPlace = seeds ? await seedDatabase(ctx, session, seeds, early) : undefined;
+    const rowsInPlace = seeds ? await seedDatabase(ctx, session, seeds, seedRows) : undefined;
     const rowsCheck = seedRowsCheck(seeds, rowsInPlace);
-    await verifyDatabase(ctx, session.client, expected, rowsCheck, 'create', precheck);
+    await verifyDatabase(ctx, session.client, expected, rowsCheck, 'create', precheck, seeds);
   });
   return 0;
 }
@@ -122,7 +119,6 @@ interface Prepared {
   readonly expected: ExpectedSource | undefined;
   readonly firstTry: Promise<LockTry>;
   /** The fingerprint sent behind the first try of the lock (none under --full-verify). */
-  readonly seedRows: Promise<{ readonly checked: Promise<Finding[]> | undefined }>;
   readonly sent: Promise<{
     readonly lock: Promise<LockTry>;
     readonly fingerprint: Promise<string> | undefined;
@@ -132,4 +128,8 @@ interface Prepared {
 /** Whether loadExpected may find a file (it may still be unreadable): worth a fingerprint. */
 function expectedFileMayExist(ctx: CommandContext): boolean {
   return ctx.config.expect.explicit || existsSync(ctx.config.expect.path);
+}
+
+function declarative(seeds: readonly SeedFile[]): RowsSeedFile[] {
+  return seeds.filter((s): s is RowsSeedFile => s.kind === 'rows');
 }

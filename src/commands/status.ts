@@ -32,7 +32,15 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
     );
     let drift = false;
     try {
-      await verifyDatabase(ctx, session.client, expected, seedRowsCheck(seeds), 'existing');
+      await verifyDatabase(
+        ctx,
+        session.client,
+        expected,
+        seedRowsCheck(seeds),
+        'existing',
+        undefined,
+        seeds,
+      );
     } catch (error) {
       if (!(error instanceof DriftError)) throw error;
       drift = true;

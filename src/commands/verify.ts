@@ -26,7 +26,15 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
     const plan = set ? await planFromDatabase(ctx, session, set) : undefined;
     let drift: DriftError | undefined;
     try {
-      await verifyDatabase(ctx, session.client, expected, seedRowsCheck(seeds), 'existing');
+      await verifyDatabase(
+        ctx,
+        session.client,
+        expected,
+        seedRowsCheck(seeds),
+        'existing',
+        undefined,
+        seeds,
+      );
     } catch (error) {
       if (!(error instanceof DriftError)) throw error;
       drift = error;

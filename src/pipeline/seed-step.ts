@@ -5,6 +5,7 @@ import { withTransaction } from '../connection/session.js';
 import { applySeeds } from '../seeds/apply.js';
 import { readSeeds, seedLabel } from '../seeds/source.js';
 import type { SeedFile } from '../seeds/types.js';
+import type { SeedCatalog } from '../seeds/catalog.js';
 import { verifySeedRows } from '../seeds/verify-rows.js';
 import type { CommandContext } from './context.js';
 import type { Finding } from '../report/findings.js';
@@ -79,15 +80,20 @@ function allDeclarative(seeds: readonly SeedFile[]): boolean {
 
 /**
  * Starts the read-only check that seedDatabase begins with, for seedDatabase to use when nothing
- * changes in between (on a pipelined session it goes out with the reads sent before it);
- * undefined when seedDatabase would not check. A failure is seen only by the one that uses it.
+ * changes in between (on a pipelined session it goes out with the reads sent before it), with
+ * the seeds' tables when a verified state kept them (`known`: no catalog query); undefined when
+ * seedDatabase would not check. A failure is seen only by the one that uses it.
  */
 export function checkSeedRowsEarly(
   client: pg.ClientBase,
   seeds: readonly SeedFile[] | undefined,
+  known?: SeedCatalog,
 ): Promise<Finding[]> | undefined {
   if (!seeds || !allDeclarative(seeds)) return undefined;
-  const checked = verifySeedRows(client, seeds);
+  // Kept tables that no longer fit the rows (a state edited by hand): read them again.
+  const checked = known
+    ? verifySeedRows(client, seeds, known).catch(() => verifySeedRows(client, seeds))
+    : verifySeedRows(client, seeds);
   checked.catch(() => undefined);
   return checked;
 }

@@ -7,6 +7,7 @@ import {
   readExpectedSourceIfExists,
   type ExpectedSource,
 } from '../schema/expected-file.js';
+import type { SeedFile } from '../seeds/types.js';
 import type { CommandContext } from './context.js';
 import type { Precheck } from './precheck.js';
 import { verifyStructure, type RecordMode } from './verify-structure.js';
@@ -35,7 +36,8 @@ export type ExtraCheck = (
 /**
  * Verifies the database against the expected schema, assertions and extra checks; fills the
  * report and throws DriftError (exit 8) when any finding is an error. Changes nothing of the
- * application: at most preflight's verified-state row (see RecordMode).
+ * application: at most preflight's verified-state row (see RecordMode), which keeps the catalog
+ * of `seeds`' tables too when they are all declarative.
  */
 export async function verifyDatabase(
   ctx: CommandContext,
@@ -44,13 +46,14 @@ export async function verifyDatabase(
   extra: ExtraCheck | undefined,
   record: RecordMode,
   precheck?: Precheck,
+  seeds?: readonly SeedFile[],
 ): Promise<void> {
   const started = Date.now();
   ctx.report.phase = 'verify';
   const findings: Finding[] = [];
   const checkedBy: Partial<Record<Category, number>> = {};
   if (expected) {
-    const structure = await verifyStructure(ctx, client, expected, record, precheck);
+    const structure = await verifyStructure(ctx, client, expected, record, precheck, seeds);
     findings.push(...structure.findings);
     findings.push(...(await runAssertions(client, structure.assertions)));
     Object.assign(checkedBy, structure.checkedBy);

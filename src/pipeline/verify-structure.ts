@@ -26,6 +26,8 @@ import {
   type Precheck,
 } from './precheck.js';
 import { tuneForBulkWork } from '../v8-tuning.js';
+import { readSeedCatalog, storedSeedCatalog } from '../seeds/catalog.js';
+import type { RowsSeedFile, SeedFile } from '../seeds/types.js';
 
 /*
  * The structural part of verification: the expected schema against the catalog, or the replay of
@@ -149,6 +151,7 @@ export async function verifyStructure(
   expected: ExpectedSource,
   record: RecordMode,
   precheck: Precheck | undefined,
+  seeds?: readonly SeedFile[],
 ): Promise<VerifiedResult> {
   const checked = precheck ?? (await precheckVerifiedState(ctx, client, expected));
   const stored = checked?.lookup?.stored;
@@ -205,7 +208,16 @@ export async function verifyStructure(
   const passed = findings.every((f) => f.severity !== 'error');
   if (passed && fingerprint !== undefined && recordable) {
     const key = verifiedStateKey(expected, ctx.config.strict);
-    await storeVerifiedState(client, key, fingerprint, result).catch(notRecorded);
+    // Read after the fingerprint, like the catalog: kept only with the state it was read in.
+    const declarative = (seeds ?? []).filter((s): s is RowsSeedFile => s.kind === 'rows');
+    const seedTables =
+      declarative.length > 0 && declarative.length === seeds?.length
+        ? storedSeedCatalog(await readSeedCatalog(client, declarative))
+        : undefined;
+    await storeVerifiedState(client, key, fingerprint, {
+      ...result,
+      ...(seedTables ? { seedTables } : {}),
+    }).catch(notRecorded);
   }
   return result;
 }

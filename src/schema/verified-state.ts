@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Category, Finding } from '../report/findings.js';
 import { CATALOG_FINGERPRINT } from './fingerprint.js';
+import type { StoredSeedTable } from '../seeds/catalog.js';
 import type { Assertion } from './types.js';
 
 /**
@@ -18,6 +19,11 @@ export interface VerifiedResult {
   readonly checkedBy: Partial<Record<Category, number>>;
   /** The file's assertions (its hash is the key), so that a match needs no parse of the file. */
   readonly assertions: Assertion[];
+  /**
+   * The declarative seeds' tables as they were at this verification (run only; checked when read,
+   * see seedCatalogFrom): on a match, the seed rows' checks need no catalog query.
+   */
+  readonly seedTables?: StoredSeedTable[];
 }
 
 export interface StoredState {
@@ -95,7 +101,9 @@ function readResult(text: string | null): VerifiedResult | undefined {
   } catch {
     return undefined;
   }
-  const { findings, checkedBy, assertions } = (value ?? {}) as Partial<Record<string, unknown>>;
+  const { findings, checkedBy, assertions, seedTables } = (value ?? {}) as Partial<
+    Record<string, unknown>
+  >;
   const isObject = (v: unknown): v is Record<string, unknown> =>
     typeof v === 'object' && v !== null && !Array.isArray(v);
   const valid =
@@ -104,7 +112,10 @@ function readResult(text: string | null): VerifiedResult | undefined {
     isObject(checkedBy) &&
     Object.values(checkedBy).every((n) => typeof n === 'number') &&
     Array.isArray(assertions) &&
-    assertions.every((a) => isObject(a) && typeof a.name === 'string' && typeof a.sql === 'string');
+    assertions.every(
+      (a) => isObject(a) && typeof a.name === 'string' && typeof a.sql === 'string',
+    ) &&
+    (seedTables === undefined || Array.isArray(seedTables));
   return valid ? (value as VerifiedResult) : undefined;
 }
 

@@ -115,6 +115,66 @@ export async function readSeedCatalog(
   return catalog;
 }
 
+/** A seed table's catalog as kept with a verified state (JSON): see storedSeedCatalog. */
+export interface StoredSeedTable {
+  /** tableKey of the table. */
+  readonly key: string;
+  readonly relkind: string;
+  readonly columns: readonly ColumnInfo[];
+  readonly uniqueIndexes: readonly UniqueIndexInfo[];
+}
+
+/** The seeds' tables as JSON, to keep with a verified state (tables that do not exist are left out). */
+export function storedSeedCatalog(catalog: SeedCatalog): StoredSeedTable[] {
+  return [...catalog].map(([key, table]) => ({
+    key,
+    relkind: table.relkind,
+    columns: [...table.columns.values()],
+    uniqueIndexes: table.uniqueIndexes,
+  }));
+}
+
+/**
+ * The seeds' catalog from what a verified state kept (storedSeedCatalog), when it holds every
+ * table the seeds name and reads back as written; undefined otherwise (then it is read again).
+ */
+export function seedCatalogFrom(
+  stored: unknown,
+  seeds: readonly RowsSeedFile[],
+): SeedCatalog | undefined {
+  if (!Array.isArray(stored)) return undefined;
+  const text = (v: unknown): v is string => typeof v === 'string';
+  const flag = (v: unknown): v is boolean => typeof v === 'boolean';
+  const record = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  const column = (c: unknown): c is ColumnInfo =>
+    record(c) &&
+    text(c.name) &&
+    text(c.type) &&
+    flag(c.isArray) &&
+    text(c.identity) &&
+    text(c.generated);
+  const index = (i: unknown): i is UniqueIndexInfo =>
+    record(i) &&
+    text(i.name) &&
+    Array.isArray(i.columns) &&
+    i.columns.every(text) &&
+    [i.valid, i.immediate, i.partial, i.expression].every(flag);
+  const catalog = new Map<string, TableInfo>();
+  for (const table of stored) {
+    if (!record(table) || !text(table.key) || !text(table.relkind)) return undefined;
+    const { columns, uniqueIndexes } = table;
+    if (!Array.isArray(columns) || !columns.every(column)) return undefined;
+    if (!Array.isArray(uniqueIndexes) || !uniqueIndexes.every(index)) return undefined;
+    catalog.set(table.key, {
+      relkind: table.relkind,
+      columns: new Map(columns.map((c) => [c.name, c])),
+      uniqueIndexes,
+    });
+  }
+  return seeds.every((seed) => catalog.has(tableKey(seed.table))) ? catalog : undefined;
+}
+
 /** Every column a seed names: its key first, then the rows' columns in order of appearance. */
 export function seedColumns(seed: RowsSeedFile): string[] {
   const columns = new Set(seed.key);

@@ -3,7 +3,13 @@ import { isPipelined } from '../connection/session.js';
 import { SeedError } from '../errors.js';
 import { isPgError } from '../migrations/sql-error.js';
 import type { Finding } from '../report/findings.js';
-import { checkSeedTarget, readSeedCatalog, tableKey, type TableInfo } from './catalog.js';
+import {
+  checkSeedTarget,
+  readSeedCatalog,
+  tableKey,
+  type SeedCatalog,
+  type TableInfo,
+} from './catalog.js';
 import { seedLabel } from './source.js';
 import { buildVerify, failingParam, type SeedStatement } from './sql-builder.js';
 import type { RowsSeedFile, SeedFile } from './types.js';
@@ -111,15 +117,17 @@ async function runVerify(
 
 /**
  * Checks that every row of the declarative seeds exists by its key and, for upsert seeds, that
- * its other columns hold the seed's values. Reads only: one catalog query, then one query per
- * file. A missing table is one finding for its file, not one per row.
+ * its other columns hold the seed's values. Reads only: one catalog query (none when `known`, the
+ * seeds' tables as a verified state kept them), then one query per file. A missing table is one
+ * finding for its file, not one per row.
  */
 export async function verifySeedRows(
   client: pg.ClientBase,
   seeds: readonly SeedFile[],
+  known?: SeedCatalog,
 ): Promise<Finding[]> {
   const declarative = seeds.filter((s): s is RowsSeedFile => s.kind === 'rows');
-  const catalog = await readSeedCatalog(client, declarative);
+  const catalog = known ?? (await readSeedCatalog(client, declarative));
   const checks = declarative.map((seed) => {
     const table = catalog.get(tableKey(seed.table));
     const target = targetFindings(seed, table);

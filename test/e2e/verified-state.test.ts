@@ -95,6 +95,46 @@ describe('the verified state (catalog fingerprint)', () => {
     expect((await preflight(['run'])).exitCode).toBe(0);
   });
 
+  it('keeps the seeds tables with the state: a changed template is found, and put back by run', async () => {
+    const [kept] = await db.query<{ keys: string[] }>(
+      `SELECT array(SELECT t->>'key' FROM jsonb_array_elements(result->'seedTables') t ORDER BY 1) AS keys
+         FROM preflight_verification ORDER BY verified_at DESC LIMIT 1`,
+    );
+    expect(kept?.keys).toEqual(['["public","notification_templates"]', '["public","team_roles"]']);
+    await sql(
+      `UPDATE notification_templates SET subject = 'changed' WHERE type = 'invoice_approved'`,
+    );
+    const found = await preflight(['verify']);
+    expect(found.exitCode).toBe(8);
+    expect(found.report.verification.method).toBe('fingerprint');
+    expect(found.report.verification.findings.map((f) => f.category)).toContain('system data');
+    const fixed = await preflight(['run']);
+    expect(fixed.exitCode).toBe(0);
+    expect(fixed.report.verification.method).toBe('fingerprint');
+    const [row] = await db.query<{ subject: string }>(
+      `SELECT subject FROM notification_templates WHERE type = 'invoice_approved'`,
+    );
+    expect(row?.subject).toBe('Invoice {{invoice_number}} was approved');
+  });
+
+  it.each([
+    ['that do not read back', `'[{"key": 1}]'`],
+    [
+      'edited to a wrong column type',
+      `(SELECT jsonb_agg(jsonb_set(t, '{columns}', (SELECT jsonb_agg(jsonb_set(c, '{type}', '"integer"')) FROM jsonb_array_elements(t->'columns') c))) FROM jsonb_array_elements(result->'seedTables') t)`,
+    ],
+  ])('kept seeds tables %s are read again, and run still passes', async (_what, value) => {
+    // A state of its own: recorded afresh, with the seeds' tables as they are.
+    expect((await preflight(['run', '--full-verify'])).exitCode).toBe(0);
+    await sql(
+      `UPDATE preflight_verification SET result = jsonb_set(result, '{seedTables}', ${value})`,
+    );
+    const result = await preflight(['run']);
+    expect(result.exitCode).toBe(0);
+    expect(result.report.verification.method).toBe('fingerprint');
+    expect(result.report.verification.findings).toEqual([]);
+  });
+
   it('a schema change is never hidden: drift after a passed run is found by a full read', async () => {
     const copy = `${db.name}_drift`;
     await sql(`CREATE DATABASE "${copy}" TEMPLATE "${db.name}"`, urlFor('postgres', db.url));
