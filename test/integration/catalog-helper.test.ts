@@ -1,32 +1,7 @@
-import { tmpdir } from 'node:os';
-import { parseArgs } from '../../src/cli/args.js';
-import { resolveConfig } from '../../src/config/resolve-config.js';
-import { createLogger } from '../../src/log/logger.js';
-import type { CommandContext } from '../../src/pipeline/context.js';
 import { catalogHelper } from '../../src/pipeline/verify-structure.js';
-import { newReport } from '../../src/report/run-report.js';
 import type { ExpectedSource } from '../../src/schema/expected-file.js';
+import { commandContext } from '../helpers/context.js';
 import { adminUrl } from '../helpers/db.js';
-
-/** A context for `verify` against `url`, whose log lines are kept. */
-function context(url: string): { ctx: CommandContext; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const config = resolveConfig({
-    args: parseArgs(['verify']),
-    env: { DATABASE_URL: url },
-    cwd: tmpdir(),
-    isTty: false,
-  });
-  const logger = createLogger({
-    level: 'debug',
-    format: 'json',
-    destination: {
-      write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>),
-    },
-  });
-  const ctx = { config, logger, report: newReport('verify'), signal: new AbortController().signal };
-  return { ctx, lines };
-}
 
 function fileOf(size: number): ExpectedSource {
   return {
@@ -43,7 +18,7 @@ const LARGE = 5 * 1024 * 1024;
 
 describe('the second connection for the catalog of a large schema', () => {
   it('is opened for a file of 4 MiB or more, with the session settings', async () => {
-    const { ctx } = context(adminUrl());
+    const { ctx } = commandContext('verify', adminUrl());
     const helper = await catalogHelper(ctx, fileOf(LARGE));
     expect(helper).toBeDefined();
     try {
@@ -55,14 +30,14 @@ describe('the second connection for the catalog of a large schema', () => {
   });
 
   it('is not opened for a smaller file', async () => {
-    const { ctx } = context(adminUrl());
+    const { ctx } = commandContext('verify', adminUrl());
     expect(await catalogHelper(ctx, fileOf(LARGE / 2))).toBeUndefined();
   });
 
   it('is skipped, with a debug line, when it cannot connect: the session reads alone', async () => {
     const unreachable = new URL(adminUrl());
     unreachable.port = '1';
-    const { ctx, lines } = context(unreachable.toString());
+    const { ctx, lines } = commandContext('verify', unreachable.toString());
     expect(await catalogHelper(ctx, fileOf(LARGE))).toBeUndefined();
     expect(lines).toContainEqual(
       expect.objectContaining({ event: 'verify.helper-skipped', level: 'debug' }),

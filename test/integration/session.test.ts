@@ -1,34 +1,9 @@
-import { tmpdir } from 'node:os';
-import { parseArgs } from '../../src/cli/args.js';
-import { resolveConfig } from '../../src/config/resolve-config.js';
 import { assertLockHeld } from '../../src/lock/advisory-lock.js';
-import { createLogger } from '../../src/log/logger.js';
 import { isDirect, type Session } from '../../src/connection/session.js';
-import type { CommandContext } from '../../src/pipeline/context.js';
 import { withSession } from '../../src/pipeline/session-scope.js';
-import { newReport } from '../../src/report/run-report.js';
+import { commandContext } from '../helpers/context.js';
 import { adminUrl } from '../helpers/db.js';
 import { proxyTo, type CuttingProxy } from '../reliability/helpers/proxy.js';
-
-/** A context for `status` against `url`, whose log lines are kept. */
-function context(url: string): { ctx: CommandContext; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const config = resolveConfig({
-    args: parseArgs(['status']),
-    env: { DATABASE_URL: url },
-    cwd: tmpdir(),
-    isTty: false,
-  });
-  const logger = createLogger({
-    level: 'debug',
-    format: 'json',
-    destination: {
-      write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>),
-    },
-  });
-  const ctx = { config, logger, report: newReport('status'), signal: new AbortController().signal };
-  return { ctx, lines };
-}
 
 const KEY = 4242424242n;
 
@@ -59,7 +34,7 @@ describe('a session on a real server', () => {
 
   /** Opens a session on `url`, takes the lock, and runs the pooler check; its log and result. */
   async function lockAndCheck(url: string) {
-    const { ctx, lines } = context(url);
+    const { ctx, lines } = commandContext('status', url);
     const direct = await withSession(ctx, async (session: Session) => {
       const { rows } = await session.client.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_lock($1::bigint) AS locked',
@@ -89,7 +64,7 @@ describe('a session on a real server', () => {
   });
 
   it('drops the connection being made when reading the files fails, and throws that error', async () => {
-    const { ctx } = context(proxy.via(adminUrl()));
+    const { ctx } = commandContext('status', proxy.via(adminUrl()));
     let ran = false;
     const failure = withSession(
       ctx,
