@@ -10,7 +10,8 @@ import {
 } from '../migrations/source.js';
 import type { Layout } from '../migrations/types.js';
 import { seedCatalogFrom } from '../seeds/catalog.js';
-import type { RowsSeedFile, SeedFile } from '../seeds/types.js';
+import { declarativeSeeds } from '../seeds/source.js';
+import type { SeedFile } from '../seeds/types.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
 import {
   applyPending,
@@ -35,7 +36,7 @@ import { withCheckedLock } from './migrate.js';
  * database is in sync, throws the typed error of the step that failed otherwise.
  *
  * Everything that can go wrong in the files is found before anything changes: the migrations
- * directory, the seeds and the expected-schema file's bytes before connecting; the migration
+ * directory, the seeds and the expected-schema file's bytes while connecting; the migration
  * files' contents and the expected-schema file's validity under the lock, before migrating. When
  * nothing is pending, no seed is SQL (declarative rows change no catalog) and the catalog's
  * fingerprint matches a passed verification against this very file, the file is not parsed.
@@ -101,7 +102,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     // checks go out now, all at once, with no catalog query (read-only; see seedDatabase).
     const stored = precheckMatches(precheck) ? precheck?.lookup?.stored?.result : undefined;
     const known =
-      stored && seeds ? seedCatalogFrom(stored.seedTables, declarative(seeds)) : undefined;
+      stored && seeds ? seedCatalogFrom(stored.seedTables, declarativeSeeds(seeds)) : undefined;
     const seedRows = known ? checkSeedRowsEarly(session.client, seeds, known) : undefined;
     await held;
     await applyPending(ctx, session, set, plan);
@@ -128,8 +129,4 @@ interface Prepared {
 /** Whether loadExpected may find a file (it may still be unreadable): worth a fingerprint. */
 function expectedFileMayExist(ctx: CommandContext): boolean {
   return ctx.config.expect.explicit || existsSync(ctx.config.expect.path);
-}
-
-function declarative(seeds: readonly SeedFile[]): RowsSeedFile[] {
-  return seeds.filter((s): s is RowsSeedFile => s.kind === 'rows');
 }

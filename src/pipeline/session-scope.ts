@@ -25,12 +25,10 @@ export function connectEarly(ctx: CommandContext): EarlyConnection | undefined {
     signal: AbortSignal.any([ctx.signal, dropped.signal]),
   });
   client.catch(() => undefined);
+  // Closed as any session is: waiting for the server (a dropped session may hold the lock).
   const drop = (): void => {
     dropped.abort(new Error('the early connection was dropped'));
-    void client.then(
-      (c) => closeClient(c, { linger: false }),
-      () => undefined,
-    );
+    void client.then(closeClient, () => undefined);
   };
   let taken = false;
   return {
@@ -82,7 +80,7 @@ export async function withSession<T, P = undefined>(
     dropped.abort(error);
     early?.drop();
     void opening.then(
-      (session) => closeClient(session.client, { linger: false }),
+      (session) => closeClient(session.client),
       () => undefined,
     );
     throw error;

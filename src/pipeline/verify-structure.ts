@@ -27,7 +27,8 @@ import {
 } from './precheck.js';
 import { tuneForBulkWork } from '../v8-tuning.js';
 import { readSeedCatalog, storedSeedCatalog } from '../seeds/catalog.js';
-import type { RowsSeedFile, SeedFile } from '../seeds/types.js';
+import { declarativeSeeds } from '../seeds/source.js';
+import type { SeedFile } from '../seeds/types.js';
 
 /*
  * The structural part of verification: the expected schema against the catalog, or the replay of
@@ -209,7 +210,7 @@ export async function verifyStructure(
   if (passed && fingerprint !== undefined && recordable) {
     const key = verifiedStateKey(expected, ctx.config.strict);
     // Read after the fingerprint, like the catalog: kept only with the state it was read in.
-    const declarative = (seeds ?? []).filter((s): s is RowsSeedFile => s.kind === 'rows');
+    const declarative = declarativeSeeds(seeds ?? []);
     const seedTables =
       declarative.length > 0 && declarative.length === seeds?.length
         ? storedSeedCatalog(await readSeedCatalog(client, declarative))

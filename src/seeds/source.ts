@@ -8,7 +8,7 @@ import {
   splitStatements,
 } from '../migrations/lexer.js';
 import { parseJsonText } from './json-text.js';
-import type { SeedFile } from './types.js';
+import type { RowsSeedFile, SeedFile } from './types.js';
 import { validateSeedDocument } from './validate.js';
 
 export type { RowsSeedFile, SeedFile, SeedMode, SeedRow, SqlSeedFile } from './types.js';
@@ -17,6 +17,11 @@ const BOM = '\uFEFF';
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** How a seed file is named in messages: its folder and name, e.g. `seeds/010_system_roles.json`. */
+/** The declarative (JSON) seeds among `seeds`, in order. */
+export function declarativeSeeds(seeds: readonly SeedFile[]): RowsSeedFile[] {
+  return seeds.filter((s): s is RowsSeedFile => s.kind === 'rows');
+}
+
 export function seedLabel(file: { readonly path: string; readonly name: string }): string {
   return `${path.basename(path.dirname(file.path))}/${file.name}`;
 }

@@ -10,7 +10,7 @@ import {
   type SeedCatalog,
   type TableInfo,
 } from './catalog.js';
-import { seedLabel } from './source.js';
+import { declarativeSeeds, seedLabel } from './source.js';
 import { buildVerify, failingParam, type SeedStatement } from './sql-builder.js';
 import type { RowsSeedFile, SeedFile } from './types.js';
 import { describeKey, show } from './validate.js';
@@ -126,7 +126,7 @@ export async function verifySeedRows(
   seeds: readonly SeedFile[],
   known?: SeedCatalog,
 ): Promise<Finding[]> {
-  const declarative = seeds.filter((s): s is RowsSeedFile => s.kind === 'rows');
+  const declarative = declarativeSeeds(seeds);
   const catalog = known ?? (await readSeedCatalog(client, declarative));
   const checks = declarative.map((seed) => {
     const table = catalog.get(tableKey(seed.table));
