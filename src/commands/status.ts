@@ -1,9 +1,9 @@
 import { DriftError, ExitCode } from '../errors.js';
 import type { CommandContext } from '../pipeline/context.js';
 import { assertNoConflicts, loadMigrations, planFromDatabase } from '../pipeline/migrate-step.js';
-import { loadSeeds, seedRowsCheck } from '../pipeline/seed-step.js';
+import { loadSeeds } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
-import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
+import { loadExpected, verifyExisting } from '../pipeline/verify-step.js';
 
 /**
  * `preflight status`: the read-only plan and the drift report. Exit 6 on history conflicts, 9
@@ -32,15 +32,7 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
     );
     let drift = false;
     try {
-      await verifyDatabase(
-        ctx,
-        session.client,
-        expected,
-        seedRowsCheck(seeds),
-        'existing',
-        undefined,
-        seeds,
-      );
+      await verifyExisting(ctx, session.client, expected, seeds);
     } catch (error) {
       if (!(error instanceof DriftError)) throw error;
       drift = true;

@@ -3,9 +3,9 @@ import { DriftError } from '../errors.js';
 import type { MigrationSet } from '../migrations/types.js';
 import type { CommandContext } from '../pipeline/context.js';
 import { assertNoConflicts, loadMigrations, planFromDatabase } from '../pipeline/migrate-step.js';
-import { loadSeeds, seedRowsCheck } from '../pipeline/seed-step.js';
+import { loadSeeds } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
-import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
+import { loadExpected, verifyExisting } from '../pipeline/verify-step.js';
 
 /** The migrations, when there is a directory to read (an absent default is not an error here). */
 function migrationsIfPresent(ctx: CommandContext): MigrationSet | undefined {
@@ -26,15 +26,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
     const plan = set ? await planFromDatabase(ctx, session, set) : undefined;
     let drift: DriftError | undefined;
     try {
-      await verifyDatabase(
-        ctx,
-        session.client,
-        expected,
-        seedRowsCheck(seeds),
-        'existing',
-        undefined,
-        seeds,
-      );
+      await verifyExisting(ctx, session.client, expected, seeds);
     } catch (error) {
       if (!(error instanceof DriftError)) throw error;
       drift = error;

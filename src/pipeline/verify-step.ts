@@ -8,6 +8,7 @@ import {
   type ExpectedSource,
 } from '../schema/expected-file.js';
 import type { SeedFile } from '../seeds/types.js';
+import { seedRowsCheck } from './seed-step.js';
 import type { CommandContext } from './context.js';
 import type { Precheck } from './precheck.js';
 import { verifyStructure, type RecordMode } from './verify-structure.js';
@@ -107,4 +108,17 @@ export async function verifyDatabase(
       { findings: errors.length },
     );
   }
+}
+
+/**
+ * `verify` and `status`: the expected schema, assertions and seed rows of a database they do not
+ * change (its verified state is used, and recorded only where preflight's table exists).
+ */
+export function verifyExisting(
+  ctx: CommandContext,
+  client: pg.ClientBase,
+  expected: ExpectedSource | undefined,
+  seeds: readonly SeedFile[] | undefined,
+): Promise<void> {
+  return verifyDatabase(ctx, client, expected, seedRowsCheck(seeds), 'existing', undefined, seeds);
 }
