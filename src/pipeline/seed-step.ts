@@ -79,21 +79,18 @@ function allDeclarative(seeds: readonly SeedFile[]): boolean {
 }
 
 /**
- * Starts the read-only check that seedDatabase begins with, for seedDatabase to use when nothing
- * changes in between (on a pipelined session it goes out with the reads sent before it), with
- * the seeds' tables when a verified state kept them (`known`: no catalog query); undefined when
- * seedDatabase would not check. A failure is seen only by the one that uses it.
+ * Starts the read-only check that seedDatabase begins with, with the seeds' tables a verified
+ * state kept (`known`: no catalog query), for seedDatabase to use when nothing changes in between;
+ * undefined when seedDatabase would not check. A failure is seen only by the one that uses it.
  */
 export function checkSeedRowsEarly(
   client: pg.ClientBase,
   seeds: readonly SeedFile[] | undefined,
-  known?: SeedCatalog,
+  known: SeedCatalog,
 ): Promise<Finding[]> | undefined {
   if (!seeds || !allDeclarative(seeds)) return undefined;
   // Kept tables that no longer fit the rows (a state edited by hand): read them again.
-  const checked = known
-    ? verifySeedRows(client, seeds, known).catch(() => verifySeedRows(client, seeds))
-    : verifySeedRows(client, seeds);
+  const checked = verifySeedRows(client, seeds, known).catch(() => verifySeedRows(client, seeds));
   checked.catch(() => undefined);
   return checked;
 }

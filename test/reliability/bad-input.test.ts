@@ -367,6 +367,15 @@ const CASES: Case[] = [
     setup: (p) => p.write('migrations/1_again.sql', 'select 1;'),
   },
   {
+    // migrate reads its files before it takes the connection started for it: that one is dropped.
+    name: 'duplicate versions for migrate, with the server down and a long --wait',
+    exitCode: 2,
+    message: /duplicate migration version 1: 0001_base\.sql and 1_again\.sql/,
+    argv: (p) => ['migrate', '--migrations', p.migrations, '--wait', '5m'],
+    env: (p) => ({ DATABASE_URL: withUrl(p.url, (u) => (u.port = '1')) }),
+    setup: (p) => p.write('migrations/1_again.sql', 'select 1;'),
+  },
+  {
     name: 'non-UTF-8 bytes',
     exitCode: 2,
     // `run` reads the files' contents under the lock, before it changes anything.
