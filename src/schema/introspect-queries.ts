@@ -2,7 +2,9 @@
  * The catalog query behind `introspectSchema`: one statement that returns every object kind as
  * a JSON array, so a schema of any size is read in one round trip and one consistent snapshot.
  * It reads pg_catalog only, leaves out objects that belong to an extension (pg_depend deptype
- * 'e'), and sorts by name in the "C" collation so the output is the same from run to run.
+ * 'e'). Rows come in the catalog's order, not sorted: sorting 60,000 columns by name costs the
+ * server more than building them, and nothing depends on the order (the snapshot is keyed by
+ * name, findings are sorted, files are written with sorted keys).
  */
 
 /** One row per object kind, as the query returns it. */
@@ -116,8 +118,6 @@ export interface ExtensionRow {
 const notInExtension = (alias: string, catalog: string): string =>
   `NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.${catalog}'::pg_catalog.regclass AND ext.objid = ${alias}.oid)`;
 
-const C = 'COLLATE "C"';
-
 const COMMON = `
 ns AS (SELECT oid, nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY (%SCHEMAS%)),
 ext AS (
@@ -161,12 +161,88 @@ JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.
 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE r.relkind IN ('r', 'p')`;
 
-const INDEXES = `
+/*
+ * pg_get_indexdef costs about 25 µs per index on a fresh backend, most of it in finding the
+ * default operator class of each column (a scan of all the access method's classes, index after
+ * index): the bulk of reading 15,000 indexes. A plain index (columns only, no expression,
+ * predicate, INCLUDE, storage or operator class options, collation or operator class other than
+ * the column's default) has its definition built here instead, word for word as pg_get_indexdef
+ * prints it; every other index, and any column this cannot vouch for, falls back to
+ * pg_get_indexdef. test/integration/index-definitions.test.ts compares the two on every kind of
+ * index.
+ *
+ * `opcdefault` is the default operator class of a column type for an access method, as
+ * GetDefaultOpClass chooses it, where that choice is certain: the class declared DEFAULT for the
+ * very type (at most one per type and method); for a base type with none of its own, among the
+ * default classes reached by a binary-coercible implicit cast, the one whose type is the preferred
+ * type of the column type's category, or else the only one (varchar: text_ops, not bpchar_ops).
+ * Methods with a default class for a polymorphic type that any base type could match are left to
+ * pg_get_indexdef.
+ */
+const OPCLASS_DEFAULTS = `
+opcdefault AS MATERIALIZED (
+  SELECT o.opcmethod AS am, o.opcintype AS type, o.oid AS opclass
+  FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_type t ON t.oid = o.opcintype
+  WHERE o.opcdefault AND t.typtype <> 'd'
+  UNION ALL
+  SELECT c.am, c.type, COALESCE(
+      CASE WHEN pg_catalog.count(*) FILTER (WHERE c.preferred) = 1
+        THEN pg_catalog.min(c.opclass) FILTER (WHERE c.preferred) END,
+      CASE WHEN pg_catalog.count(*) = 1 THEN pg_catalog.min(c.opclass) END)
+  FROM (
+    SELECT o.opcmethod AS am, k.castsource AS type, o.oid AS opclass,
+      t.typcategory = s.typcategory AND t.typispreferred AS preferred
+    FROM pg_catalog.pg_cast k
+    JOIN pg_catalog.pg_opclass o ON o.opcdefault AND o.opcintype = k.casttarget
+    JOIN pg_catalog.pg_type t ON t.oid = o.opcintype
+    JOIN pg_catalog.pg_type s ON s.oid = k.castsource
+    WHERE k.castmethod = 'b' AND k.castcontext = 'i' AND s.typtype = 'b' AND s.typelem = 0
+      AND NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_opclass e
+        WHERE e.opcdefault AND e.opcmethod = o.opcmethod
+          AND (e.opcintype = k.castsource OR e.opcintype IN (
+            'pg_catalog.any'::pg_catalog.regtype, 'pg_catalog.anyelement'::pg_catalog.regtype,
+            'pg_catalog.anynonarray'::pg_catalog.regtype, 'pg_catalog.anycompatible'::pg_catalog.regtype,
+            'pg_catalog.anycompatiblenonarray'::pg_catalog.regtype)))
+  ) c
+  GROUP BY c.am, c.type
+  HAVING pg_catalog.count(*) FILTER (WHERE c.preferred) = 1 OR pg_catalog.count(*) = 1
+)`;
+
+/** `, DESC, NULLS FIRST` as pg_get_indexdef prints a btree column's indoption (0 to 3). */
+const ORDER_OPTION = `CASE k.opt WHEN 0 THEN '' WHEN 1 THEN ' DESC NULLS LAST'
+  WHEN 2 THEN ' NULLS FIRST' WHEN 3 THEN ' DESC' END`;
+
+/** The column list of a plain index, or NULL when any column is not plain (see above). */
+const PLAIN_COLUMNS = `(
+  SELECT CASE WHEN pg_catalog.count(*) = x.indnatts AND pg_catalog.bool_and(COALESCE(
+      (k.coll = 0 OR k.coll = a.attcollation) AND ia.attoptions IS NULL
+      AND (k.opt = 0 OR (am.amname = 'btree' AND k.opt BETWEEN 1 AND 3))
+      AND (am.oid, a.atttypid, k.cls) IN (SELECT d.am, d.type, d.opclass FROM opcdefault d),
+      false))
+    THEN pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ${ORDER_OPTION}, ', ' ORDER BY k.ord) END
+  FROM ROWS FROM (pg_catalog.unnest(x.indkey::pg_catalog.int2[]),
+      pg_catalog.unnest(x.indclass::pg_catalog.oid[]),
+      pg_catalog.unnest(x.indcollation::pg_catalog.oid[]),
+      pg_catalog.unnest(x.indoption::pg_catalog.int2[])) WITH ORDINALITY AS k(att, cls, coll, opt, ord)
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.att
+  JOIN pg_catalog.pg_attribute ia ON ia.attrelid = x.indexrelid AND ia.attnum = k.ord
+)`;
+
+/** indnullsnotdistinct exists from Postgres 15 on. */
+const indexes = (serverVersionNum: number): string => `
 SELECT r.schema, r.relation, ic.relname AS name,
-  pg_catalog.pg_get_indexdef(x.indexrelid) AS definition, x.indisvalid AS valid
+  COALESCE(CASE WHEN x.indexprs IS NULL AND x.indpred IS NULL AND x.indnatts = x.indnkeyatts
+      AND ic.relkind = 'i' AND ic.reloptions IS NULL${serverVersionNum >= 150000 ? ' AND NOT x.indnullsnotdistinct' : ''}
+    THEN 'CREATE ' || CASE WHEN x.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX '
+      || pg_catalog.quote_ident(ic.relname) || ' ON ' || pg_catalog.quote_ident(r.schema) || '.'
+      || pg_catalog.quote_ident(r.relation) || ' USING ' || pg_catalog.quote_ident(am.amname)
+      || ' (' || ${PLAIN_COLUMNS} || ')' END,
+    pg_catalog.pg_get_indexdef(x.indexrelid)) AS definition, x.indisvalid AS valid
 FROM rel r
 JOIN pg_catalog.pg_index x ON x.indrelid = r.oid
 JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+JOIN pg_catalog.pg_am am ON am.oid = ic.relam
 WHERE r.relkind IN ('r', 'p', 'm')`;
 
 // contype 'n' (NOT NULL, PG 18) is the column's nullability; 't' is a trigger. A foreign key that
@@ -237,39 +313,39 @@ const EXTENSIONS = `
 SELECT x.extname AS name, n.nspname AS schema, x.extversion AS version
 FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace`;
 
-const OWNED_ORDER = `q.schema ${C}, q.relation ${C}, q.name ${C}`;
-const NAMED_ORDER = `q.schema ${C}, q.name ${C}`;
-
-const PARTS: readonly (readonly [keyof CatalogRows, string, string])[] = [
-  ['tables', TABLES, NAMED_ORDER],
-  ['columns', COLUMNS, OWNED_ORDER],
-  ['indexes', INDEXES, OWNED_ORDER],
-  ['constraints', CONSTRAINTS, OWNED_ORDER],
-  ['triggers', TRIGGERS, OWNED_ORDER],
-  ['policies', POLICIES, OWNED_ORDER],
-  ['functions', FUNCTIONS, `${NAMED_ORDER}, q.args ${C}`],
-  ['views', VIEWS, NAMED_ORDER],
-  ['sequences', SEQUENCES, NAMED_ORDER],
-  ['enums', ENUMS, NAMED_ORDER],
-  ['extensions', EXTENSIONS, `q.name ${C}`],
+const PARTS: readonly (readonly [keyof CatalogRows, string | ((version: number) => string)])[] = [
+  ['tables', TABLES],
+  ['columns', COLUMNS],
+  ['indexes', indexes],
+  ['constraints', CONSTRAINTS],
+  ['triggers', TRIGGERS],
+  ['policies', POLICIES],
+  ['functions', FUNCTIONS],
+  ['views', VIEWS],
+  ['sequences', SEQUENCES],
+  ['enums', ENUMS],
+  ['extensions', EXTENSIONS],
 ];
 
 /** Every object kind, in the order of the catalog statement. */
 export const CATALOG_KINDS: readonly (keyof CatalogRows)[] = PARTS.map(([key]) => key);
 
 /**
- * The single catalog statement; `schemasArrayLiteral` is an escaped `ARRAY[...]::text[]`.
- * `kinds` restricts it to some object kinds (the others are absent from its result).
+ * The single catalog statement; `schemasArrayLiteral` is an escaped `ARRAY[...]::text[]`, and
+ * `serverVersionNum` the server's `server_version_num`. `kinds` restricts it to some object kinds
+ * (the others are absent from its result).
  */
 export function catalogQuery(
   schemasArrayLiteral: string,
+  serverVersionNum: number,
   kinds: readonly (keyof CatalogRows)[] = CATALOG_KINDS,
 ): string {
-  const parts = PARTS.filter(([key]) => kinds.includes(key)).map(
-    ([key, sql, order]) =>
-      `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q ORDER BY ${order}), '[]') FROM (${sql}) q)`,
-  );
+  const parts = PARTS.filter(([key]) => kinds.includes(key)).map(([key, part]) => {
+    const sql = typeof part === 'string' ? part : part(serverVersionNum);
+    return `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q), '[]') FROM (${sql}) q)`;
+  });
   const common = COMMON.replace('%SCHEMAS%', schemasArrayLiteral);
+  const defaults = kinds.includes('indexes') ? `,${OPCLASS_DEFAULTS}` : '';
   // As text, parsed by the caller: independent of any type parser set on the client.
-  return `WITH ${common}\nSELECT pg_catalog.json_build_object(\n${parts.join(',\n')}\n)::text AS catalog`;
+  return `WITH ${common}${defaults}\nSELECT pg_catalog.json_build_object(\n${parts.join(',\n')}\n)::text AS catalog`;
 }

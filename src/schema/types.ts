@@ -136,7 +136,7 @@ export interface ExtensionState {
   version: string;
 }
 
-/** Everything introspection read from the catalog, keyed and sorted by name. */
+/** Everything introspection read from the catalog, keyed by name (in catalog order). */
 export interface SchemaSnapshot {
   schemas: string[];
   tables: Record<string, TableState>;

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { trackServerVersion } from '../../src/connection/server-version.js';
 import type { Finding } from '../../src/report/findings.js';
 import { compareSchema } from '../../src/schema/compare.js';
 import { loadExpectedSchema, writeExpectedSchema } from '../../src/schema/expected-file.js';
@@ -11,6 +12,8 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 async function withClient<T>(db: TestDatabase, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: db.url });
+  // As preflight's own connections do: the server version comes with the login.
+  trackServerVersion(client);
   await client.connect();
   try {
     return await fn(client);
@@ -89,7 +92,7 @@ describe('introspectSchema', () => {
         tags text[] DEFAULT '{}'
       );`;
     const snapshot = await withDatabase(sql, (db) => snapshotOf(db));
-    expect(Object.keys(snapshot.tables)).toEqual([
+    expect(Object.keys(snapshot.tables).sort()).toEqual([
       'public.invoices',
       'public.lines',
       'public.users',
@@ -204,7 +207,7 @@ describe('introspectSchema', () => {
       nights_positive: { type: 'check', validated: false },
     });
     // A foreign key to a partitioned table has internal copies per partition: reported once.
-    expect(Object.keys(snapshot.tables['public.notes']?.constraints ?? {})).toEqual([
+    expect(Object.keys(snapshot.tables['public.notes']?.constraints ?? {}).sort()).toEqual([
       'notes_event_id_event_at_fkey',
     ]);
   });
@@ -240,7 +243,7 @@ describe('introspectSchema', () => {
       CREATE PROCEDURE archive(days int) LANGUAGE sql AS 'SELECT 1';
       CREATE AGGREGATE total(integer) (SFUNC = int4pl, STYPE = integer);`;
     const { functions } = await withDatabase(sql, (db) => snapshotOf(db));
-    expect(Object.keys(functions)).toEqual([
+    expect(Object.keys(functions).sort()).toEqual([
       'public.add(integer, integer)',
       'public.add(text, text)',
       'public.archive(integer)',
@@ -363,7 +366,7 @@ describe('introspectSchema', () => {
       expect(snapshot.extensions[extension]).toMatchObject({ schema: 'public' });
       expect(Object.keys(snapshot.functions)).toEqual(['public.update_updated_at_column()']);
       expect(Object.keys(snapshot.enums)).toEqual(['public.invoice_status']);
-      expect(Object.keys(snapshot.tables)).toEqual(['public.invoices', 'public.users']);
+      expect(Object.keys(snapshot.tables).sort()).toEqual(['public.invoices', 'public.users']);
     });
   });
 

@@ -52,7 +52,7 @@ describe('parsing the file while the catalog is read', () => {
     expect(fingerprint).toMatch(/^\d+:\d+:\d+:/);
   });
 
-  it('reads the same catalog with a helper connection (indexes there, the rest here)', async () => {
+  it('reads the same catalog with a helper connection (indexes and constraints there)', async () => {
     const helper = new pg.Client({ connectionString: db.url });
     await helper.connect();
     try {
@@ -60,13 +60,43 @@ describe('parsing the file while the catalog is read', () => {
       const alone = await parseWhileReading(client, expected(), undefined);
       const split = await parseWhileReading(client, expected(), undefined, helper);
       expect(split.snapshot).toEqual(alone.snapshot);
-      expect(Object.keys(split.snapshot.tables['app.things']?.indexes ?? {})).toEqual([
+      expect(Object.keys(split.snapshot.tables['app.things']?.indexes ?? {}).sort()).toEqual([
         'things_name',
         'things_pkey',
       ]);
+      expect(Object.keys(split.snapshot.tables['app.things']?.constraints ?? {})).toEqual([
+        'things_pkey',
+      ]);
       expect(split.fingerprint).toBe(alone.fingerprint);
+      expect(split.fingerprint).toMatch(/^\d+:\d+:\d+:/);
     } finally {
       await helper.end();
+    }
+  });
+
+  it('records no fingerprint when the catalog changes while the helper reads', async () => {
+    const helper = new pg.Client({ connectionString: db.url });
+    const other = new pg.Client({ connectionString: db.url });
+    await Promise.all([helper.connect(), other.connect()]);
+    // The helper's read is sent after the first fingerprint: a change committed just before it
+    // runs is seen by the read and by the last fingerprint, not by the first.
+    const query = helper.query.bind(helper) as (...args: unknown[]) => Promise<unknown>;
+    helper.query = (async (...args: unknown[]) => {
+      await other.query('CREATE INDEX things_late ON app.things (id, name)');
+      return query(...args);
+    }) as typeof helper.query;
+    try {
+      const split = await parseWhileReading(
+        client,
+        source({ schemas: ['app'] }, ['app']),
+        undefined,
+        helper,
+      );
+      expect(split.snapshot.tables['app.things']?.indexes).toHaveProperty('things_late');
+      expect(split.fingerprint).toBeUndefined();
+    } finally {
+      await other.query('DROP INDEX IF EXISTS app.things_late');
+      await Promise.all([helper.end(), other.end()]);
     }
   });
 
