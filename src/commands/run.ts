@@ -27,6 +27,7 @@ import {
   seedRowsCheck,
 } from '../pipeline/seed-step.js';
 import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
+import { isLarge } from '../pipeline/verify-structure.js';
 import { precheckMatches, readHistoryAndPrecheck, type Precheck } from '../pipeline/precheck.js';
 import { tuneForBulkWork } from '../v8-tuning.js';
 import { withCheckedLock } from './migrate.js';
@@ -94,7 +95,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     if (expected) {
       if (plan.pending.length === 0 && !seeds?.some((s) => s.kind === 'sql')) precheck = looked;
       if (!precheckMatches(precheck)) {
-        await tuneForBulkWork();
+        await tuneForBulkWork(isLarge(expected));
         expected.schema();
       }
     }

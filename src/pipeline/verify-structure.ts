@@ -114,6 +114,11 @@ export async function parseWhileReading(
 /** From this size of expected-schema file on (about 1,000 tables), the catalog is read on two connections. */
 const SPLIT_BYTES = 4 * 1024 * 1024;
 
+/** Whether the file describes a large schema (see SPLIT_BYTES). */
+export function isLarge(expected: ExpectedSource): boolean {
+  return expected.size >= SPLIT_BYTES;
+}
+
 /**
  * A second connection for the catalog of a large schema (see introspectWithFingerprint), with the
  * session's statement_timeout; undefined for a small one, or when it cannot connect (then the
@@ -124,7 +129,7 @@ export async function catalogHelper(
   expected: ExpectedSource,
 ): Promise<pg.Client | undefined> {
   const settings = ctx.config.database;
-  if (!settings || expected.size < SPLIT_BYTES) return undefined;
+  if (!settings || !isLarge(expected)) return undefined;
   const client = new pg.Client(clientOptions(settings, 5000));
   client.on('error', () => undefined);
   try {
@@ -169,7 +174,7 @@ export async function verifyStructure(
     );
     return stored.result;
   }
-  await tuneForBulkWork();
+  await tuneForBulkWork(isLarge(expected));
   // Before the fingerprint is taken: creating the table is a change of the catalog.
   const creates = record === 'create' && checked?.lookup === undefined;
   const notRecorded = (error: unknown): false => {

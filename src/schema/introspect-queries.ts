@@ -39,12 +39,22 @@ export interface TableRow {
   rlsForced: boolean;
 }
 
-export interface ColumnRow extends Owned {
-  type: string;
-  nullable: boolean;
-  default: string | null;
-  identity: 'always' | 'by default' | null;
-  generated: string | null;
+/**
+ * The columns of one table, each as `[name, type, nullable, default, identity, generated]`: an
+ * array per column, grouped by table, is about a third less JSON to build and to parse than an
+ * object per column at 60,000 columns.
+ */
+export interface ColumnRow {
+  schema: string;
+  relation: string;
+  columns: [
+    name: string,
+    type: string,
+    nullable: boolean,
+    defaultValue: string | null,
+    identity: 'always' | 'by default' | null,
+    generated: string | null,
+  ][];
 }
 
 export interface IndexRow extends Owned {
@@ -151,14 +161,16 @@ FROM rel r WHERE r.relkind IN ('r', 'p')`;
 // A default cannot refer to a column, so it is printed without its table (relid 0): that skips
 // building a relcache entry per table, which dominates a cold run on thousands of tables.
 const COLUMNS = `
-SELECT r.schema, r.relation, a.attname AS name,
-  pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
-  CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, 0) END AS default,
-  CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
-  CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END AS generated
+SELECT r.schema, r.relation, COALESCE((
+  SELECT pg_catalog.json_agg(pg_catalog.json_build_array(a.attname,
+    pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+    CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, 0) END,
+    CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END,
+    CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END))
+  FROM pg_catalog.pg_attribute a
+  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns
 FROM rel r
-JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
-LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE r.relkind IN ('r', 'p')`;
 
 /*

@@ -221,9 +221,12 @@ function assembleTables(rows: CatalogRows): Record<string, TableState> {
   }
   const tableOf = (row: { schema: string; relation: string }): TableState | undefined =>
     tables[`${row.schema}.${row.relation}`];
-  for (const { schema, relation, name, ...column } of rows.columns) {
+  for (const { schema, relation, columns } of rows.columns) {
     const table = tableOf({ schema, relation });
-    if (table) table.columns[name] = column;
+    if (!table) continue;
+    for (const [name, type, nullable, value, identity, generated] of columns) {
+      table.columns[name] = { type, nullable, default: value, identity, generated };
+    }
   }
   for (const { schema, relation, name, ...constraint } of rows.constraints) {
     const table = tableOf({ schema, relation });
