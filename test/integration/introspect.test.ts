@@ -229,7 +229,11 @@ describe('introspectSchema', () => {
       },
     });
     const { triggers } = snapshot.tables['public.invoices'] ?? {};
-    expect(Object.entries(triggers ?? {}).map(([name, t]) => [name, t.enabled])).toEqual([
+    expect(
+      Object.entries(triggers ?? {})
+        .map(([name, t]) => [name, t.enabled])
+        .sort(),
+    ).toEqual([
       ['audit_a', false],
       ['audit_b', 'replica'],
       ['audit_c', 'always'],
