@@ -4,7 +4,6 @@ import { redactSecret } from '../config/database-url.js';
 import { formatDuration } from '../config/duration.js';
 import { ConnectError, ExitCode, PreflightError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { trackServerVersion } from './server-version.js';
 import { sleep } from './sleep.js';
 
 /** SQLSTATEs and socket errors that may pass if we wait: the server is starting, busy, or not up yet. */
@@ -114,7 +113,6 @@ export async function connect(
       pipeline: true,
     });
     client.on('error', () => undefined);
-    trackServerVersion(client);
     // An abort (a signal, the deadline, or the caller dropping the attempt) ends it at once.
     const drop = (): void => {
       client.connection.stream.destroy();

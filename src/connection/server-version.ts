@@ -1,36 +1,19 @@
 import type pg from 'pg';
 
 /*
- * The server's version as the server announces it at login (ParameterStatus `server_version`),
- * so that a query text that depends on it costs no round trip of its own.
+ * The server's `server_version_num`, as the session read it when it opened (see openSession),
+ * so that a query text that depends on it costs no round trip of its own. Read from the server
+ * itself: a pooler's announced version could be another one.
  */
 
-const announced = new WeakMap<object, number>();
+const known = new WeakMap<object, number>();
 
-/** Records the version the server announces when `client` logs in; call before connecting. */
-export function trackServerVersion(client: pg.Client): void {
-  client.connection.on(
-    'parameterStatus',
-    (message: { parameterName?: string; parameterValue?: string }) => {
-      if (message.parameterName !== 'server_version') return;
-      const version = versionNumOf(message.parameterValue ?? '');
-      if (version !== undefined) announced.set(client, version);
-    },
-  );
+/** Records `client`'s server version (`server_version_num`, 150020 for 15.20). */
+export function rememberServerVersion(client: pg.ClientBase, versionNum: number): void {
+  if (Number.isSafeInteger(versionNum) && versionNum > 0) known.set(client, versionNum);
 }
 
-/** `15.20 (Debian 15.20-0+deb12u1)` → 150020; `18beta1` → 180000; undefined when unreadable. */
-export function versionNumOf(text: string): number | undefined {
-  const match = /^(\d+)(?:\.(\d+))?/.exec(text);
-  if (!match) return undefined;
-  const major = Number(match[1]);
-  const minor = Number(match[2] ?? 0);
-  // Before 10 the second number was part of the major version: 9.6.24 → 90624.
-  if (major < 10) return undefined;
-  return major * 10000 + minor;
-}
-
-/** The version `client`'s server announced, if it was tracked. */
-export function announcedServerVersion(client: pg.ClientBase): number | undefined {
-  return announced.get(client);
+/** The server version recorded for `client`, if any. */
+export function knownServerVersion(client: pg.ClientBase): number | undefined {
+  return known.get(client);
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { ConnectionSettings } from '../config/database-url.js';
 import { clientOptions } from './connect.js';
+import { rememberServerVersion } from './server-version.js';
 
 /** The one connection that does all the work, with what is needed to cancel its running statement. */
 export interface Session {
@@ -21,12 +22,14 @@ interface SessionRow {
   pid: number;
   addr: string | null;
   port: number | null;
+  version: string;
 }
 
 /**
- * Reads the backend pid and the server's end of the connection, and applies the session settings,
- * in one round trip: statement_timeout, and lock_timeout so that no statement of preflight ever
- * queues behind production traffic. `onSent` runs once that statement is sent, before its answer.
+ * Reads the backend pid, the server's end of the connection and its version, and applies the
+ * session settings, in one round trip: statement_timeout, and lock_timeout so that no statement
+ * of preflight ever queues behind production traffic. `onSent` runs once that statement is sent,
+ * before its answer.
  */
 export async function openSession(
   client: pg.Client,
@@ -36,13 +39,14 @@ export async function openSession(
   onSent?: () => void,
 ): Promise<Session> {
   const sent = client.query<SessionRow>(
-    "SELECT pg_backend_pid() AS pid, host(inet_server_addr()) AS addr, inet_server_port() AS port, set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
+    "SELECT pg_backend_pid() AS pid, host(inet_server_addr()) AS addr, inet_server_port() AS port, current_setting('server_version_num') AS version, set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
     [String(statementTimeoutMs ?? 0), String(lockTimeoutMs)],
   );
   // On a pipelined client, what onSent sends goes out behind the settings, in the same burst.
   onSent?.();
   const result = await sent;
   const row = result.rows[0];
+  if (row) rememberServerVersion(client, Number(row.version));
   return {
     client,
     settings,

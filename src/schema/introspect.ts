@@ -5,7 +5,7 @@ import {
   type CatalogRows,
   type TriggerRow,
 } from './introspect-queries.js';
-import { announcedServerVersion } from '../connection/server-version.js';
+import { knownServerVersion } from '../connection/server-version.js';
 import { FINGERPRINT_STATEMENT, readFingerprint } from './fingerprint.js';
 import {
   byCodePoint,
@@ -104,13 +104,13 @@ const RESTORE_SETTINGS = SETTINGS.map(
 
 /**
  * The server's `server_version_num`: read from a fingerprint taken on it when there is one (it
- * starts with it), or from what the server announced at login, asked otherwise.
+ * starts with it), or as the session recorded it when it opened, asked otherwise.
  */
 async function serverVersionNum(client: pg.ClientBase, fingerprint?: string): Promise<number> {
   const known = Number(fingerprint?.split(':', 1)[0]);
   if (Number.isSafeInteger(known) && known > 0) return known;
-  const announced = announcedServerVersion(client);
-  if (announced !== undefined) return announced;
+  const recorded = knownServerVersion(client);
+  if (recorded !== undefined) return recorded;
   const { rows } = await client.query<{ version: string }>(
     "SELECT pg_catalog.current_setting('server_version_num') AS version",
   );

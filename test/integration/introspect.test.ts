@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { trackServerVersion } from '../../src/connection/server-version.js';
+import { rememberServerVersion } from '../../src/connection/server-version.js';
 import type { Finding } from '../../src/report/findings.js';
 import { compareSchema } from '../../src/schema/compare.js';
 import { loadExpectedSchema, writeExpectedSchema } from '../../src/schema/expected-file.js';
@@ -12,9 +12,12 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 async function withClient<T>(db: TestDatabase, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: db.url });
-  // As preflight's own connections do: the server version comes with the login.
-  trackServerVersion(client);
   await client.connect();
+  // As preflight's session does when it opens: the server version is known before the catalog.
+  const { rows } = await client.query<{ v: string }>(
+    "SELECT current_setting('server_version_num') AS v",
+  );
+  rememberServerVersion(client, Number(rows[0]?.v));
   try {
     return await fn(client);
   } finally {

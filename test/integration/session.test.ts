@@ -1,4 +1,5 @@
 import { assertLockHeld } from '../../src/lock/advisory-lock.js';
+import { knownServerVersion } from '../../src/connection/server-version.js';
 import { isDirect, type Session } from '../../src/connection/session.js';
 import { withSession } from '../../src/pipeline/session-scope.js';
 import { commandContext } from '../helpers/context.js';
@@ -61,6 +62,18 @@ describe('a session on a real server', () => {
     expect(events).not.toContain('lock.direct');
     expect(events).not.toContain('lock.probe-skipped');
     expect(proxy.stats.connections - before).toBe(2);
+  });
+
+  it("records the server's version as it opens, for the catalog query (no round trip of its own)", async () => {
+    const { ctx } = commandContext('status', adminUrl());
+    const [recorded, actual] = await withSession(ctx, async (session: Session) => {
+      const { rows } = await session.client.query<{ v: string }>(
+        "SELECT current_setting('server_version_num') AS v",
+      );
+      return [knownServerVersion(session.client), Number(rows[0]?.v)];
+    });
+    expect(actual).toBeGreaterThanOrEqual(140000);
+    expect(recorded).toBe(actual);
   });
 
   it('drops the connection being made when reading the files fails, and throws that error', async () => {
