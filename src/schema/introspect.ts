@@ -55,7 +55,7 @@ export async function introspectWithFingerprint(
   before?: string,
   helper?: pg.ClientBase,
 ): Promise<{ snapshot: SchemaSnapshot; fingerprint: string | undefined }> {
-  const version = await serverVersionNum(client, before);
+  const version = await serverVersionNum(client);
   if (!helper) {
     const { rows, fingerprints } = await readCatalog(
       client,
@@ -103,12 +103,10 @@ const RESTORE_SETTINGS = SETTINGS.map(
 ).join(', ');
 
 /**
- * The server's `server_version_num`: read from a fingerprint taken on it when there is one (it
- * starts with it), or as the session recorded it when it opened, asked otherwise.
+ * The server's `server_version_num`, as preflight's session recorded it when it opened; asked
+ * otherwise (a client opened elsewhere).
  */
-async function serverVersionNum(client: pg.ClientBase, fingerprint?: string): Promise<number> {
-  const known = Number(fingerprint?.split(':', 1)[0]);
-  if (Number.isSafeInteger(known) && known > 0) return known;
+async function serverVersionNum(client: pg.ClientBase): Promise<number> {
   const recorded = knownServerVersion(client);
   if (recorded !== undefined) return recorded;
   const { rows } = await client.query<{ version: string }>(
