@@ -100,6 +100,32 @@ describe('parsing the file while the catalog is read', () => {
     }
   });
 
+  it('leaves the session out of its read-only transaction when the catalog read fails', async () => {
+    const helper = new pg.Client({ connectionString: db.url });
+    await helper.connect();
+    // The main read (the statement that builds the catalog's JSON) fails on the server, inside
+    // the repeatable-read transaction that pins the first fingerprint's snapshot.
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    client.query = ((text: unknown, ...rest: unknown[]) =>
+      typeof text === 'string' && text.includes('json_build_object')
+        ? query(`${text.split(';\n')[0]};\nSELECT 1 / 0`, ...rest)
+        : query(text, ...rest)) as typeof client.query;
+    try {
+      await expect(
+        parseWhileReading(client, source({ schemas: ['app'] }, ['app']), undefined, helper),
+      ).rejects.toThrow(/division by zero/);
+    } finally {
+      client.query = query as typeof client.query;
+      await helper.end();
+    }
+    // A failed transaction would refuse this; a read-only one would refuse the write.
+    const { rows } = await client.query<{ level: string }>(
+      "SELECT current_setting('transaction_isolation') AS level",
+    );
+    expect(rows).toEqual([{ level: 'read committed' }]);
+    await client.query('CREATE TEMP TABLE written_after (id int)');
+  });
+
   it('reports a broken file as the parse error, not as the catalog query', async () => {
     const broken: ExpectedSource = {
       ...source({}, ['app']),
