@@ -126,6 +126,29 @@ describe('parsing the file while the catalog is read', () => {
     await client.query('CREATE TEMP TABLE written_after (id int)');
   });
 
+  it('leaves the session clean when pinning the snapshot itself fails', async () => {
+    const helper = new pg.Client({ connectionString: db.url });
+    await helper.connect();
+    // The transaction is open when its first statement fails: it must be rolled back.
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    client.query = ((text: unknown, ...rest: unknown[]) =>
+      typeof text === 'string' && text.startsWith('BEGIN ISOLATION LEVEL REPEATABLE READ')
+        ? query(text.replace('SELECT 1', 'SELECT 1 / 0'), ...rest)
+        : query(text, ...rest)) as typeof client.query;
+    try {
+      await expect(
+        parseWhileReading(client, source({ schemas: ['app'] }, ['app']), undefined, helper),
+      ).rejects.toThrow(/division by zero/);
+    } finally {
+      client.query = query as typeof client.query;
+      await helper.end();
+    }
+    const { rows } = await client.query<{ level: string }>(
+      "SELECT current_setting('transaction_isolation') AS level",
+    );
+    expect(rows).toEqual([{ level: 'read committed' }]);
+  });
+
   it('reports a broken file as the parse error, not as the catalog query', async () => {
     const broken: ExpectedSource = {
       ...source({}, ['app']),
