@@ -4,7 +4,8 @@ import { openSession } from '../connection/session.js';
 import type { Category } from '../report/findings.js';
 import { compareSchema } from '../schema/compare.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
-import { introspectWithFingerprint } from '../schema/introspect.js';
+import { startDigestRead, type DigestRead } from '../schema/introspect.js';
+import { expectedTableDigests, planByDigest, type DigestPlan } from '../schema/table-digest.js';
 import {
   namedEntries,
   schemasOf,
@@ -38,11 +39,16 @@ import type { SeedFile } from '../seeds/types.js';
 /** preflight's own tables (history, verified state): never part of the application's schema. */
 const HISTORY_TABLES = ['preflight_migrations', '_prisma_migrations', VERIFIED_STATE_TABLE];
 
+/** Whether a table (its bare name) is one of preflight's own. */
+function isHistoryTable(name: string): boolean {
+  return HISTORY_TABLES.includes(name);
+}
+
 /** Removes the history tables from a snapshot (they exist wherever preflight ran). */
 export function withoutHistoryTables(snapshot: SchemaSnapshot): SchemaSnapshot {
   const tables = Object.fromEntries(
     Object.entries(snapshot.tables).filter(
-      ([name]) => !HISTORY_TABLES.includes(name.split('.').pop() ?? ''),
+      ([name]) => !isHistoryTable(name.split('.').pop() ?? ''),
     ),
   );
   return { ...snapshot, tables };
@@ -84,31 +90,58 @@ export function countExpected(expected: ExpectedSchema): Partial<Record<Category
 export type RecordMode = 'create' | 'existing' | 'never';
 
 /**
- * Parses the file and reads the catalog. When the file names its schemas near its top (as
- * snapshot writes it), the catalog query is sent first, so that the server reads the catalog
- * while the file is parsed here (seconds at thousands of tables); a wrong guess is read again.
+ * Parses the file and reads the catalog by digest (table-digest.ts). When the file names its
+ * schemas near its top (as snapshot writes it), the catalog query is sent first, so that the
+ * server reads the catalog while the file is parsed here (seconds at thousands of tables); a
+ * wrong guess is read again. `compared` is the file without the tables the digests vouch for,
+ * and `snapshot` holds the other tables: compare finds in them what it would find in the whole.
  */
 export async function parseWhileReading(
   client: pg.ClientBase,
   expected: ExpectedSource,
   before: string | undefined,
   helper?: pg.ClientBase,
-): Promise<{ schema: ExpectedSchema; snapshot: SchemaSnapshot; fingerprint: string | undefined }> {
+): Promise<{
+  schema: ExpectedSchema;
+  compared: ExpectedSchema;
+  snapshot: SchemaSnapshot;
+  fingerprint: string | undefined;
+  vouched: number;
+}> {
+  const start = (schemas: readonly string[]) => startDigestRead(client, schemas, before, helper);
+  // Sent before the file is parsed (the parse holds the event loop): the server works meanwhile.
   const hinted = expected.parsed ? undefined : expected.schemasHint();
-  const early = hinted ? introspectWithFingerprint(client, hinted, before, helper) : undefined;
-  early?.catch(() => undefined);
+  const early = hinted
+    ? await start(hinted).then(
+        (read) => ({ read }),
+        (error: unknown) => ({ error }),
+      )
+    : undefined;
   let schema: ExpectedSchema;
+  let digests: ReadonlyMap<string, string>;
   try {
     schema = expected.schema();
+    digests = expectedTableDigests(schema);
   } catch (error) {
-    await early?.catch(() => undefined);
+    if (early && 'read' in early) await early.read.finish(() => []).catch(() => undefined);
     throw error;
   }
   const schemas = schemasOf(schema);
-  if (early && hinted?.join('\u0000') === schemas.join('\u0000'))
-    return { schema, ...(await early) };
-  await early?.catch(() => undefined);
-  return { schema, ...(await introspectWithFingerprint(client, schemas, before, helper)) };
+  let read: DigestRead;
+  if (early && hinted?.join('\u0000') === schemas.join('\u0000')) {
+    if ('error' in early) throw early.error;
+    read = early.read;
+  } else {
+    if (early && 'read' in early) await early.read.finish(() => []).catch(() => undefined);
+    read = await start(schemas);
+  }
+  let plan: DigestPlan | undefined;
+  const result = await read.finish((actual) => {
+    plan = planByDigest(schema, digests, actual, isHistoryTable);
+    return plan.read;
+  });
+  if (!plan) throw new Error('the catalog was read without a plan');
+  return { schema, ...result, compared: plan.expected, vouched: plan.vouched };
 }
 
 /** From this size of expected-schema file on (about 1,000 tables), the catalog is read on two connections. */
@@ -196,13 +229,17 @@ export async function verifyStructure(
   // it serves as the one before the catalog query.
   const before = creates ? undefined : checked?.lookup?.fingerprint;
   const helper = await catalogHelper(ctx, expected);
-  const { schema, snapshot, fingerprint } = await parseWhileReading(
+  const { schema, compared, snapshot, fingerprint, vouched } = await parseWhileReading(
     client,
     expected,
     before,
     helper,
   ).finally(() => helper?.end().catch(() => undefined));
-  const findings = compareSchema(schema, withoutHistoryTables(snapshot), {
+  ctx.logger.debug(
+    { event: 'verify.digests', vouched, read: Object.keys(snapshot.tables).length },
+    `${vouched} tables matched the file by digest; the others were read and compared in full`,
+  );
+  const findings = compareSchema(compared, withoutHistoryTables(snapshot), {
     strict: ctx.config.strict,
   });
   const result: VerifiedResult = {

@@ -20,6 +20,7 @@ export interface CatalogRows {
   sequences: SequenceRow[];
   enums: EnumRow[];
   extensions: ExtensionRow[];
+  digests: DigestRow[];
 }
 
 interface Owned {
@@ -124,6 +125,17 @@ export interface ExtensionRow {
   version: string;
 }
 
+/**
+ * A table's digest (see table-digest.ts): SHA-256, hex, of its canonical text, built here from
+ * the same values the other kinds read.
+ */
+export interface DigestRow {
+  oid: number;
+  schema: string;
+  name: string;
+  digest: string;
+}
+
 /** Not part of an extension: `alias.oid` is the object, `catalog` its system catalog. */
 const notInExtension = (alias: string, catalog: string): string =>
   `NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.${catalog}'::pg_catalog.regclass AND ext.objid = ${alias}.oid)`;
@@ -142,34 +154,59 @@ rel AS (
   SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
          c.relforcerowsecurity, c.relispartition, c.relpartbound
   FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
-  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ${notInExtension('c', 'pg_class')}
+  WHERE %RELATIONS% AND ${notInExtension('c', 'pg_class')}
 )`;
 
-const TABLES = `
-SELECT r.schema, r.relation AS name, r.relkind = 'p' AS partitioned,
-  CASE WHEN r.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(r.oid) END AS "partitionKey",
-  CASE WHEN r.relispartition THEN (
+/**
+ * A value the query prints, and whether it is text or a boolean: each kind's values are written
+ * once, then built into the kind's JSON rows and into the tables' digests alike.
+ */
+type Value = readonly [sql: string, kind: 'text' | 'bool'];
+
+const text = (sql: string): Value => [sql, 'text'];
+const bool = (sql: string): Value => [sql, 'bool'];
+
+/** The table's own properties, over `r` (rel), in TableState order (kind is built apart). */
+const TABLE_VALUES: readonly Value[] = [
+  text(`CASE WHEN r.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(r.oid) END`),
+  text(`CASE WHEN r.relispartition THEN (
     SELECT pn.nspname || '.' || pc.relname
     FROM pg_catalog.pg_inherits i
     JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
     JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
-    WHERE i.inhrelid = r.oid) END AS "partitionOf",
-  CASE WHEN r.relispartition THEN pg_catalog.pg_get_expr(r.relpartbound, r.oid) END AS "partitionBound",
-  r.relrowsecurity AS rls, r.relforcerowsecurity AS "rlsForced"
+    WHERE i.inhrelid = r.oid) END`),
+  text(`CASE WHEN r.relispartition THEN pg_catalog.pg_get_expr(r.relpartbound, r.oid) END`),
+  bool('r.relrowsecurity'),
+  bool('r.relforcerowsecurity'),
+];
+
+const TABLES = `
+SELECT r.schema, r.relation AS name, r.relkind = 'p' AS partitioned,
+  ${TABLE_VALUES.map(([sql], i) => `${sql} AS "${['partitionKey', 'partitionOf', 'partitionBound', 'rls', 'rlsForced'][i]}"`).join(',\n  ')}
 FROM rel r WHERE r.relkind IN ('r', 'p')`;
 
-// A default cannot refer to a column, so it is printed without its table (relid 0): that skips
-// building a relcache entry per table, which dominates a cold run on thousands of tables.
+/**
+ * A column, over `a` (pg_attribute) and `d` (its pg_attrdef row), in ColumnRow order. A default
+ * cannot refer to a column, so it is printed without its table (relid 0): that skips building a
+ * relcache entry per table, which dominates a cold run on thousands of tables.
+ */
+const COLUMN_VALUES: readonly Value[] = [
+  text('a.attname'),
+  text('pg_catalog.format_type(a.atttypid, a.atttypmod)'),
+  bool('NOT a.attnotnull'),
+  text(`CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, 0) END`),
+  text(`CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END`),
+  text(`CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END`),
+];
+
+const COLUMNS_OF = `FROM pg_catalog.pg_attribute a
+  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped`;
+
 const COLUMNS = `
 SELECT r.schema, r.relation, COALESCE((
-  SELECT pg_catalog.json_agg(pg_catalog.json_build_array(a.attname,
-    pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
-    CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, 0) END,
-    CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END,
-    CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END))
-  FROM pg_catalog.pg_attribute a
-  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-  WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns
+  SELECT pg_catalog.json_agg(pg_catalog.json_build_array(${COLUMN_VALUES.map(([sql]) => sql).join(', ')}))
+  ${COLUMNS_OF}), '[]') AS columns
 FROM rel r
 WHERE r.relkind IN ('r', 'p')`;
 
@@ -241,34 +278,65 @@ const PLAIN_COLUMNS = `(
   JOIN pg_catalog.pg_attribute ia ON ia.attrelid = x.indexrelid AND ia.attnum = k.ord
 )`;
 
-/** indnullsnotdistinct exists from Postgres 15 on. */
-const indexes = (serverVersionNum: number): string => `
-SELECT r.schema, r.relation, ic.relname AS name,
-  COALESCE(CASE WHEN x.indexprs IS NULL AND x.indpred IS NULL AND x.indnatts = x.indnkeyatts
+/**
+ * An index, over `x` (pg_index), `ic` (its pg_class row), `am` and `r` (its relation), in
+ * IndexRow order (name apart). indnullsnotdistinct exists from Postgres 15 on.
+ */
+const indexValues = (serverVersionNum: number): readonly Value[] => [
+  text(`COALESCE(CASE WHEN x.indexprs IS NULL AND x.indpred IS NULL AND x.indnatts = x.indnkeyatts
       AND ic.relkind = 'i' AND ic.reloptions IS NULL${serverVersionNum >= 150000 ? ' AND NOT x.indnullsnotdistinct' : ''}
     THEN 'CREATE ' || CASE WHEN x.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX '
       || pg_catalog.quote_ident(ic.relname) || ' ON ' || pg_catalog.quote_ident(r.schema) || '.'
       || pg_catalog.quote_ident(r.relation) || ' USING ' || pg_catalog.quote_ident(am.amname)
       || ' (' || ${PLAIN_COLUMNS} || ')' END,
-    pg_catalog.pg_get_indexdef(x.indexrelid)) AS definition, x.indisvalid AS valid
+    pg_catalog.pg_get_indexdef(x.indexrelid))`),
+  bool('x.indisvalid'),
+];
+
+const INDEXES_OF = `FROM pg_catalog.pg_index x
+JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+WHERE x.indrelid = r.oid`;
+
+const indexes = (serverVersionNum: number): string => {
+  const [definition, valid] = indexValues(serverVersionNum);
+  return `
+SELECT r.schema, r.relation, ic.relname AS name, ${definition?.[0]} AS definition, ${valid?.[0]} AS valid
 FROM rel r
 JOIN pg_catalog.pg_index x ON x.indrelid = r.oid
 JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
 WHERE r.relkind IN ('r', 'p', 'm')`;
+};
 
-// contype 'n' (NOT NULL, PG 18) is the column's nullability; 't' is a trigger. A foreign key that
-// references a partitioned table gets one internal copy per partition on the same table: skipped.
+/**
+ * A constraint, over `k` (pg_constraint), in ConstraintRow order (name apart). contype 'n' (NOT
+ * NULL, PG 18) is the column's nullability; 't' is a trigger. A foreign key that references a
+ * partitioned table gets one internal copy per partition on the same table: skipped.
+ */
+const CONSTRAINT_VALUES: readonly Value[] = [
+  text(`CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key' WHEN 'u' THEN 'unique'
+    WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' END`),
+  text('pg_catalog.pg_get_constraintdef(k.oid)'),
+  bool('k.condeferrable'),
+  bool('k.condeferred'),
+  bool('k.convalidated'),
+];
+
+const CONSTRAINTS_OF = `FROM pg_catalog.pg_constraint k
+WHERE k.conrelid = r.oid AND k.contype IN ('p', 'f', 'u', 'c', 'x')
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
+                  WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid)`;
+
 const CONSTRAINTS = `
 SELECT r.schema, r.relation, k.conname AS name,
-  CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key' WHEN 'u' THEN 'unique'
-    WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' END AS type,
-  pg_catalog.pg_get_constraintdef(k.oid) AS definition, k.condeferrable AS deferrable,
-  k.condeferred AS deferred, k.convalidated AS validated
+  ${CONSTRAINT_VALUES.map(([sql], i) => `${sql} AS ${['type', 'definition', 'deferrable', 'deferred', 'validated'][i]}`).join(',\n  ')}
 FROM rel r JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid
 WHERE r.relkind IN ('r', 'p') AND k.contype IN ('p', 'f', 'u', 'c', 'x')
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
                   WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid)`;
+
+const TRIGGERS_OF = `FROM pg_catalog.pg_trigger t WHERE t.tgrelid = r.oid AND NOT t.tgisinternal`;
 
 const TRIGGERS = `
 SELECT r.schema, r.relation, t.tgname AS name,
@@ -276,16 +344,97 @@ SELECT r.schema, r.relation, t.tgname AS name,
 FROM rel r JOIN pg_catalog.pg_trigger t ON t.tgrelid = r.oid
 WHERE NOT t.tgisinternal AND r.relkind IN ('r', 'p', 'v', 'm')`;
 
+/** A policy, over `p` (pg_policy), in PolicyRow order (name and roles apart). */
+const POLICY_VALUES: readonly Value[] = [
+  text(`CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
+    WHEN 'd' THEN 'delete' ELSE 'all' END`),
+  bool('p.polpermissive'),
+];
+const POLICY_ROLE = `CASE WHEN o = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(o)::text END`;
+const POLICY_EXPRESSIONS: readonly Value[] = [
+  text('pg_catalog.pg_get_expr(p.polqual, p.polrelid)'),
+  text('pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)'),
+];
+
+const POLICIES_OF = `FROM pg_catalog.pg_policy p WHERE p.polrelid = r.oid`;
+
 const POLICIES = `
 SELECT r.schema, r.relation, p.polname AS name,
-  CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
-    WHEN 'd' THEN 'delete' ELSE 'all' END AS command,
-  p.polpermissive AS permissive,
-  ARRAY(SELECT CASE WHEN o = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(o)::text END
-        FROM pg_catalog.unnest(p.polroles) AS o) AS roles,
-  pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS using,
-  pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS "withCheck"
+  ${POLICY_VALUES[0]?.[0]} AS command, ${POLICY_VALUES[1]?.[0]} AS permissive,
+  ARRAY(SELECT ${POLICY_ROLE} FROM pg_catalog.unnest(p.polroles) AS o) AS roles,
+  ${POLICY_EXPRESSIONS[0]?.[0]} AS using, ${POLICY_EXPRESSIONS[1]?.[0]} AS "withCheck"
 FROM rel r JOIN pg_catalog.pg_policy p ON p.polrelid = r.oid`;
+
+/** A value as JSON text, as JSON.stringify prints it (no spaces; `null` for SQL NULL). */
+function json([sql, kind]: Value): string {
+  return kind === 'bool'
+    ? `COALESCE((${sql})::text, 'null')`
+    : `COALESCE(pg_catalog.to_json((${sql})::text)::text, 'null')`;
+}
+
+/** A JSON array of values, as text. */
+const jsonArray = (items: readonly string[]): string =>
+  `'[' || ${items.join(` || ',' || `)} || ']'`;
+
+/** A JSON array of the rows of `from`, each an array of `items`, in code-point order of `name`. */
+const jsonRows = (items: readonly string[], name: string, from: string): string =>
+  `'[' || COALESCE((SELECT pg_catalog.string_agg(${jsonArray(items)}, ',' ORDER BY ${name} COLLATE "C") ${from}), '') || ']'`;
+
+/**
+ * The canonical text of a table (table-digest.ts builds the same from an expected table), as
+ * the JSON array `[kind, partitionKey, partitionOf, partitionBound, rls, rlsForced, columns,
+ * indexes, constraints, triggers, policies]`: each collection an array of `[name, ...values]`
+ * sorted by name, triggers' `enabled` as the file writes it, policies' roles sorted.
+ */
+const canonicalTable = (serverVersionNum: number): string =>
+  jsonArray([
+    `CASE WHEN r.relkind = 'p' THEN '"partitioned"' ELSE '"table"' END`,
+    ...TABLE_VALUES.map(json),
+    jsonRows(COLUMN_VALUES.map(json), 'a.attname', COLUMNS_OF),
+    jsonRows(
+      [json(text('ic.relname')), ...indexValues(serverVersionNum).map(json)],
+      'ic.relname',
+      INDEXES_OF,
+    ),
+    jsonRows(
+      [json(text('k.conname')), ...CONSTRAINT_VALUES.map(json)],
+      'k.conname',
+      CONSTRAINTS_OF,
+    ),
+    jsonRows(
+      [
+        json(text('t.tgname')),
+        json(text('pg_catalog.pg_get_triggerdef(t.oid)')),
+        `CASE t.tgenabled WHEN 'O' THEN 'true' WHEN 'D' THEN 'false' WHEN 'R' THEN '"replica"' WHEN 'A' THEN '"always"' END`,
+      ],
+      't.tgname',
+      TRIGGERS_OF,
+    ),
+    jsonRows(
+      [
+        json(text('p.polname')),
+        ...POLICY_VALUES.map(json),
+        `'[' || COALESCE((SELECT pg_catalog.string_agg(pg_catalog.to_json(q.role)::text, ',' ORDER BY q.role COLLATE "C")
+          FROM (SELECT ${POLICY_ROLE} AS role FROM pg_catalog.unnest(p.polroles) AS o) q), '') || ']'`,
+        ...POLICY_EXPRESSIONS.map(json),
+      ],
+      'p.polname',
+      POLICIES_OF,
+    ),
+  ]);
+
+/**
+ * The digests of a share of the tables (`[from, to, n]`: those whose OID hashes modulo n to
+ * from..to-1), so that two connections can split them.
+ */
+const digests = (serverVersionNum: number, share: Share): string => `
+SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name,
+  pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${canonicalTable(serverVersionNum)}, 'UTF8')), 'hex') AS digest
+FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
+             c.relforcerowsecurity, c.relispartition, c.relpartbound
+      FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}
+        AND (pg_catalog.hashoid(c.oid) & 2147483647) % ${share[2]} BETWEEN ${share[0]} AND ${share[1] - 1}) r`;
 
 const FUNCTIONS = `
 SELECT n.nspname AS schema, p.proname AS name, pg_catalog.oidvectortypes(p.proargtypes) AS args,
@@ -325,7 +474,12 @@ const EXTENSIONS = `
 SELECT x.extname AS name, n.nspname AS schema, x.extversion AS version
 FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace`;
 
-const PARTS: readonly (readonly [keyof CatalogRows, string | ((version: number) => string)])[] = [
+/** A share of the tables' digests: `[from, to, n]`, the tables whose OID hashes modulo n to from..to-1. */
+export type Share = readonly [from: number, to: number, n: number];
+
+type Part = string | ((serverVersionNum: number, share: Share) => string);
+
+const PARTS: readonly (readonly [keyof CatalogRows, Part])[] = [
   ['tables', TABLES],
   ['columns', COLUMNS],
   ['indexes', indexes],
@@ -337,27 +491,54 @@ const PARTS: readonly (readonly [keyof CatalogRows, string | ((version: number) 
   ['sequences', SEQUENCES],
   ['enums', ENUMS],
   ['extensions', EXTENSIONS],
+  ['digests', digests],
 ];
 
-/** Every object kind, in the order of the catalog statement. */
-export const CATALOG_KINDS: readonly (keyof CatalogRows)[] = PARTS.map(([key]) => key);
+/** Every object kind of a snapshot, in the order of the catalog statement (not the digests). */
+export const CATALOG_KINDS: readonly (keyof CatalogRows)[] = PARTS.map(([key]) => key).filter(
+  (key) => key !== 'digests',
+);
+
+/** What a catalog statement reads besides its kinds. */
+export interface CatalogScope {
+  /**
+   * The relations that the per-relation kinds read: every table, view, materialized view and
+   * sequence (`all`, the default), all but the tables (`none`), or only the tables with these OIDs.
+   */
+  readonly tables?: 'all' | 'none' | readonly number[];
+  /** The share of the tables whose digests are read (the default `[0, 1, 1]` is all). */
+  readonly share?: Share;
+}
+
+function relationFilter(tables: CatalogScope['tables'] = 'all'): string {
+  if (tables === 'all') return `c.relkind IN ('r', 'p', 'v', 'm', 'S')`;
+  if (tables === 'none') return `c.relkind IN ('v', 'm', 'S')`;
+  const oids = tables.filter((oid) => Number.isSafeInteger(oid) && oid >= 0);
+  return `c.relkind IN ('r', 'p') AND c.oid = ANY ('{${oids.join(',')}}'::pg_catalog.oid[])`;
+}
 
 /**
  * The single catalog statement; `schemasArrayLiteral` is an escaped `ARRAY[...]::text[]`, and
  * `serverVersionNum` the server's `server_version_num`. `kinds` restricts it to some object kinds
- * (the others are absent from its result).
+ * (the others are absent from its result), `scope` to some relations.
  */
 export function catalogQuery(
   schemasArrayLiteral: string,
   serverVersionNum: number,
   kinds: readonly (keyof CatalogRows)[] = CATALOG_KINDS,
+  scope: CatalogScope = {},
 ): string {
+  const share = scope.share ?? ([0, 1, 1] as const);
   const parts = PARTS.filter(([key]) => kinds.includes(key)).map(([key, part]) => {
-    const sql = typeof part === 'string' ? part : part(serverVersionNum);
+    const sql = typeof part === 'string' ? part : part(serverVersionNum, share);
     return `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q), '[]') FROM (${sql}) q)`;
   });
-  const common = COMMON.replace('%SCHEMAS%', schemasArrayLiteral);
-  const defaults = kinds.includes('indexes') ? `,${OPCLASS_DEFAULTS}` : '';
+  const common = COMMON.replace('%SCHEMAS%', schemasArrayLiteral).replace(
+    '%RELATIONS%',
+    relationFilter(scope.tables),
+  );
+  const defaults =
+    kinds.includes('indexes') || kinds.includes('digests') ? `,${OPCLASS_DEFAULTS}` : '';
   // As text, parsed by the caller: independent of any type parser set on the client.
   return `WITH ${common}${defaults}\nSELECT pg_catalog.json_build_object(\n${parts.join(',\n')}\n)::text AS catalog`;
 }

@@ -3,10 +3,12 @@ import {
   CATALOG_KINDS,
   catalogQuery,
   type CatalogRows,
+  type CatalogScope,
+  type DigestRow,
   type TriggerRow,
 } from './introspect-queries.js';
 import { knownServerVersion } from '../connection/server-version.js';
-import { FINGERPRINT_STATEMENT, readFingerprint } from './fingerprint.js';
+import { readFingerprint } from './fingerprint.js';
 import {
   byCodePoint,
   EXPECTED_SCHEMA_VERSION,
@@ -33,45 +35,59 @@ export async function introspectSchema(
   schemas: readonly string[],
 ): Promise<SchemaSnapshot> {
   const version = await serverVersionNum(client);
-  const { rows } = await readCatalog(client, schemas, version, 'none');
-  return assembleSnapshot(schemas, rows());
+  return assembleSnapshot(schemas, (await readCatalog(client, schemas, version))());
+}
+
+/** The kinds read per relation: of the views first, of the tables the digests name. */
+const RELATION_KINDS = [
+  'tables',
+  'columns',
+  'indexes',
+  'constraints',
+  'triggers',
+  'policies',
+] as const satisfies readonly (keyof CatalogRows)[];
+
+/**
+ * The shares of the tables' digests with a helper connection: the session takes 2 of 5 (it also
+ * takes the first fingerprint and reads the other kinds), the helper 3.
+ */
+const SESSION_SHARE = [0, 2, 5] as const;
+const HELPER_SHARE = [2, 5, 5] as const;
+
+/** A catalog read for a verification, sent: `finish` completes it (see startDigestRead). */
+export interface DigestRead {
+  /**
+   * Awaits the digests, reads in full the tables `plan` names (given the digests), and takes the
+   * last fingerprint. The snapshot holds those tables and every other object; `fingerprint` is
+   * set only when it equals the first, that is when no change committed while the catalog was
+   * being read.
+   */
+  finish(
+    plan: (digests: DigestRow[]) => readonly number[],
+  ): Promise<{ snapshot: SchemaSnapshot; fingerprint: string | undefined }>;
 }
 
 /**
- * introspectSchema, plus the catalog fingerprint (see fingerprint.ts) taken just after the catalog
- * query in the same round trip, and just before it unless the caller took it (`before`, from a
- * lookup made right before): `fingerprint` is set only when both are equal, that is when no change
- * committed while the catalog was being read.
+ * Starts the catalog read of a verification, by digest (see table-digest.ts): every table's
+ * digest, and every other object kind in full. Resolves once all of it is on the wire, so that
+ * the server works while the caller parses the expected-schema file.
  *
- * With a `helper` (a second connection), the indexes and constraints are read there while the
- * rest is read on `client` (which must not be in a transaction): two server processes for the
- * catalog of thousands of tables. The first fingerprint is as old as the session's snapshot,
- * taken before the helper's read starts, and the second is taken once both reads are done, so
- * that equal fingerprints vouch for both (without two more on the helper, each about 55 ms at
- * 5,000 tables).
+ * The catalog fingerprint (fingerprint.ts) is taken before the read and after it. The first is
+ * the caller's `before` (from a lookup made right before); without it, the session's snapshot is
+ * pinned first (one round trip, in a read-only repeatable-read transaction) and the fingerprint
+ * taken in it is older than any read. With a `helper` (a second connection, opened by the
+ * caller), the digests are split between the two: two server processes for the catalog of
+ * thousands of tables. The last fingerprint is taken once every read is done, so that equal
+ * fingerprints vouch for all of them.
  */
-export async function introspectWithFingerprint(
+export async function startDigestRead(
   client: pg.ClientBase,
   schemas: readonly string[],
-  before?: string,
-  helper?: pg.ClientBase,
-): Promise<{ snapshot: SchemaSnapshot; fingerprint: string | undefined }> {
-  const version = await serverVersionNum(client);
-  if (!helper) {
-    const { rows, fingerprints } = await readCatalog(
-      client,
-      schemas,
-      version,
-      before === undefined ? 'around' : 'after',
-    );
-    return {
-      snapshot: assembleSnapshot(schemas, rows()),
-      fingerprint: agreed([...(before === undefined ? [] : [before]), ...fingerprints]),
-    };
-  }
-  // Without the caller's fingerprint, the session's snapshot is pinned first (one round trip, in
-  // a read-only repeatable-read transaction): the fingerprint then taken in it is as old as that
-  // snapshot, older than the helper's read, which need not wait for it (55 ms at 5,000 tables).
+  before: string | undefined,
+  helper: pg.ClientBase | undefined,
+): Promise<DigestRead> {
+  const version = knownServerVersion(client) ?? (await serverVersionNum(client));
   const pinned = before === undefined;
   if (pinned) {
     await client.query(PIN_SNAPSHOT).catch(async (error: unknown) => {
@@ -79,23 +95,43 @@ export async function introspectWithFingerprint(
       throw error;
     });
   }
-  // On a pipelined session these go out together: fingerprint, main read, end of transaction.
+  // On a pipelined session these go out together: fingerprint, first read, end of transaction.
   const first = pinned ? readFingerprint(client) : Promise.resolve(before);
-  const main = readCatalog(client, schemas, version, 'none', MAIN_KINDS);
+  // Every kind but the tables' (of the views: their indexes and triggers), and digests.
+  const main = readCatalog(client, schemas, version, [...CATALOG_KINDS, 'digests'], {
+    tables: 'none',
+    ...(helper ? { share: SESSION_SHARE } : {}),
+  });
   // COMMIT of a transaction that failed rolls it back: the session is left clean either way.
   const ended = pinned ? client.query('COMMIT').then(() => undefined) : Promise.resolve();
-  const side = readCatalog(helper, schemas, version, 'none', HELPER_KINDS);
-  let reads: [string, CatalogRead, CatalogRead];
-  try {
-    reads = await Promise.all([first, main, side]);
-  } finally {
-    await ended.catch(() => undefined);
-  }
-  const [taken, mainRead, sideRead] = reads;
-  // Taken while the catalog is parsed and assembled here.
-  const after = readFingerprint(client);
-  const snapshot = assembleSnapshot(schemas, { ...mainRead.rows(), ...sideRead.rows() });
-  return { snapshot, fingerprint: agreed([taken, await after]) };
+  const side = helper
+    ? readCatalog(helper, schemas, version, ['digests'], { tables: 'none', share: HELPER_SHARE })
+    : undefined;
+  // Awaited by finish; until then a failure must not count as unhandled.
+  const reads = Promise.all([first, main, side]).finally(() => ended.catch(() => undefined));
+  reads.catch(() => undefined);
+  return {
+    async finish(plan) {
+      const [taken, mainRows, sideRows] = await reads;
+      const rows = mainRows();
+      const read = plan([...rows.digests, ...(sideRows?.().digests ?? [])]);
+      const tables =
+        read.length > 0
+          ? readCatalog(client, schemas, version, RELATION_KINDS, { tables: read })
+          : undefined;
+      const after = readFingerprint(client);
+      const tableRows = (await tables)?.();
+      if (tableRows) for (const kind of RELATION_KINDS) concat(rows, tableRows, kind);
+      const snapshot = assembleSnapshot(schemas, rows);
+      return { snapshot, fingerprint: agreed([taken, await after]) };
+    },
+  };
+}
+
+/** Appends `from`'s rows of `kind` to `into`'s. */
+function concat<K extends keyof CatalogRows>(into: CatalogRows, from: CatalogRows, kind: K): void {
+  const rows = into[kind] as unknown[];
+  for (const row of from[kind] as unknown[]) rows.push(row);
 }
 
 /** Takes the snapshot of a read-only repeatable-read transaction now (ended by COMMIT). */
@@ -108,10 +144,6 @@ function agreed(taken: readonly string[]): string | undefined {
     ? first
     : undefined;
 }
-
-/** The object kinds a helper connection reads: the indexes and constraints, about half the cost. */
-const HELPER_KINDS: readonly (keyof CatalogRows)[] = ['indexes', 'constraints'];
-const MAIN_KINDS = CATALOG_KINDS.filter((kind) => !HELPER_KINDS.includes(kind));
 
 /** Settings changed for the catalog query (JIT: compiling it costs more than it saves). */
 const SETTINGS = ['search_path', 'jit'] as const;
@@ -137,46 +169,35 @@ async function serverVersionNum(client: pg.ClientBase): Promise<number> {
   return Number(rows[0]?.version ?? 0);
 }
 
-/** A catalog read: its rows, parsed when asked, and the fingerprints taken around it. */
-interface CatalogRead {
-  rows: () => CatalogRows;
-  fingerprints: string[];
-}
-
+/**
+ * Sends the catalog statement of `kinds` within `scope`; the rows are parsed when asked (the
+ * caller may first send what the server can do meanwhile).
+ */
 async function readCatalog(
   client: pg.ClientBase,
   schemas: readonly string[],
   version: number,
-  fingerprints: 'none' | 'after' | 'around',
   kinds: readonly (keyof CatalogRows)[] = CATALOG_KINDS,
-): Promise<CatalogRead> {
+  scope: CatalogScope = {},
+): Promise<() => CatalogRows> {
   const literal = `ARRAY[${schemas.map((s) => client.escapeLiteral(s)).join(', ')}]::text[]`;
   const searchPath = client.escapeLiteral(
     schemas.map((s) => client.escapeIdentifier(s)).join(', '),
   );
   // One simple-protocol string: an implicit transaction, so an error also undoes the settings;
   // inside a caller's transaction the last statement puts them back.
-  const statements = [
+  const text = [
     `SELECT ${SAVE_SETTINGS}`,
     `SELECT pg_catalog.set_config('search_path', ${searchPath}, true), pg_catalog.set_config('jit', 'off', true)`,
-    catalogQuery(literal, version, kinds),
+    catalogQuery(literal, version, kinds, scope),
     `SELECT ${RESTORE_SETTINGS}`,
-  ];
-  // Each statement of a simple query reads the catalog as committed when it starts.
-  const before = fingerprints === 'around' ? [FINGERPRINT_STATEMENT] : [];
-  const after = fingerprints === 'none' ? [] : [FINGERPRINT_STATEMENT];
-  const text = [...before, ...statements, ...after].join(';\n');
+  ].join(';\n');
   const results: unknown = await client.query(text);
   const all = Array.isArray(results) ? (results as pg.QueryResult[]) : [];
-  const row = all[before.length + 2]?.rows[0] as { catalog: string } | undefined;
+  const row = all[2]?.rows[0] as { catalog: string } | undefined;
   if (!row) throw new Error('catalog query returned no result');
-  const taken = [...(before.length ? [all[0]] : []), ...(after.length ? [all.at(-1)] : [])];
-  const values = taken.map(
-    (result) => (result?.rows[0] as { fingerprint: string } | undefined)?.fingerprint ?? '',
-  );
-  // Parsed when asked: the caller may first send what the server can do meanwhile.
   const { catalog } = row;
-  return { rows: () => JSON.parse(catalog) as CatalogRows, fingerprints: values };
+  return () => JSON.parse(catalog) as CatalogRows;
 }
 
 const TRIGGER_ENABLED: Record<TriggerRow['enabled'], TriggerEnabled> = {

@@ -234,7 +234,8 @@ export function namedRecord<T extends object>(
   return record;
 }
 
-function isNameList<T>(collection: Named<T>): collection is readonly string[] {
+/** Whether a named collection is written as a list of names. */
+export function isNameList<T>(collection: Named<T>): collection is readonly string[] {
   return Array.isArray(collection);
 }
 

@@ -1,0 +1,277 @@
+import pg from 'pg';
+import { rememberServerVersion } from '../../src/connection/server-version.js';
+import { parseWhileReading } from '../../src/pipeline/verify-structure.js';
+import type { Finding } from '../../src/report/findings.js';
+import { compareSchema } from '../../src/schema/compare.js';
+import type { ExpectedSource } from '../../src/schema/expected-file.js';
+import type { DigestRow } from '../../src/schema/introspect-queries.js';
+import {
+  introspectSchema,
+  snapshotToExpected,
+  startDigestRead,
+} from '../../src/schema/introspect.js';
+import { expectedTableDigests } from '../../src/schema/table-digest.js';
+import type { ExpectedSchema } from '../../src/schema/types.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+// Every property a table's digest covers, and names and texts that JSON must escape: the server's
+// canonical text and the one built from the file have to agree to the byte.
+const SCHEMA = `
+CREATE TYPE mood AS ENUM ('calm', 'busy');
+CREATE SEQUENCE invoice_no START 1000;
+CREATE TABLE customers (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  email varchar(255) NOT NULL,
+  mood mood NOT NULL DEFAULT 'calm',
+  "we""ird\\name" text DEFAULT E'line one\\nline\\ttwo "quoted" \\\\ back',
+  "ünïcødé ✓" numeric(12, 2) DEFAULT 0,
+  lower_email text GENERATED ALWAYS AS (lower(email)) STORED,
+  tags text[] NOT NULL DEFAULT '{}',
+  created_at timestamp(3) with time zone NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX customers_email ON customers (email);
+CREATE INDEX customers_lower ON customers (lower(email)) WHERE mood = 'busy';
+CREATE INDEX customers_desc ON customers (created_at DESC NULLS LAST, id);
+CREATE TABLE "Invoices ✓" (
+  id bigint PRIMARY KEY DEFAULT nextval('invoice_no'),
+  customer_id bigint NOT NULL,
+  total numeric(12, 2) NOT NULL CONSTRAINT "total ""positive""" CHECK (total >= 0),
+  note text CHECK (note <> E'\\x01'),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT invoices_customer FOREIGN KEY (customer_id) REFERENCES customers (id)
+    ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  UNIQUE (customer_id, id) INCLUDE (total)
+);
+ALTER TABLE "Invoices ✓" ADD CONSTRAINT later CHECK (total < 1e9) NOT VALID;
+CREATE TABLE circles (c circle, EXCLUDE USING gist (c WITH &&));
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+CREATE TRIGGER touch BEFORE UPDATE ON "Invoices ✓" FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE TRIGGER touch_off BEFORE INSERT ON "Invoices ✓" FOR EACH ROW EXECUTE FUNCTION touch();
+ALTER TABLE "Invoices ✓" DISABLE TRIGGER touch_off;
+CREATE TRIGGER touch_replica BEFORE DELETE ON "Invoices ✓" FOR EACH ROW EXECUTE FUNCTION touch();
+ALTER TABLE "Invoices ✓" ENABLE REPLICA TRIGGER touch_replica;
+ALTER TABLE customers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE customers FORCE ROW LEVEL SECURITY;
+CREATE POLICY own_rows ON customers AS RESTRICTIVE FOR UPDATE TO pg_read_all_data, pg_monitor
+  USING (mood = 'calm') WITH CHECK (email <> '');
+CREATE POLICY everyone ON customers FOR SELECT USING (true);
+CREATE TABLE events (at date NOT NULL, kind text) PARTITION BY RANGE (at);
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE empty ();
+CREATE VIEW big_invoices AS SELECT id, total FROM "Invoices ✓" WHERE total > 1000;
+CREATE MATERIALIZED VIEW totals AS SELECT customer_id, sum(total) AS total FROM "Invoices ✓" GROUP BY 1;
+CREATE UNIQUE INDEX totals_customer ON totals (customer_id);
+CREATE SCHEMA billing;
+CREATE TABLE billing.rates (code text PRIMARY KEY, rate numeric NOT NULL DEFAULT 1);
+`;
+
+/** A schema change and the table whose digest it moves. */
+const DRIFTS: readonly (readonly [string, string, string])[] = [
+  ['a column added', 'ALTER TABLE customers ADD COLUMN phone text', 'public.customers'],
+  [
+    'a type changed',
+    'ALTER TABLE billing.rates ALTER COLUMN code TYPE varchar(20)',
+    'billing.rates',
+  ],
+  [
+    'a default dropped',
+    'ALTER TABLE billing.rates ALTER COLUMN rate DROP DEFAULT',
+    'billing.rates',
+  ],
+  ['NOT NULL dropped', 'ALTER TABLE events ALTER COLUMN kind SET NOT NULL', 'public.events'],
+  [
+    'an index renamed',
+    'ALTER INDEX customers_desc RENAME TO customers_by_date',
+    'public.customers',
+  ],
+  ['a trigger enabled', 'ALTER TABLE "Invoices ✓" ENABLE TRIGGER touch_off', 'public.Invoices ✓'],
+  [
+    'a constraint validated',
+    'ALTER TABLE "Invoices ✓" VALIDATE CONSTRAINT later',
+    'public.Invoices ✓',
+  ],
+  ['a policy changed', 'ALTER POLICY everyone ON customers USING (id > 0)', 'public.customers'],
+  [
+    'row-level security off',
+    'ALTER TABLE customers NO FORCE ROW LEVEL SECURITY',
+    'public.customers',
+  ],
+  ['a partition detached', 'ALTER TABLE events DETACH PARTITION events_2026', 'public.events_2026'],
+  ['a table added', 'CREATE TABLE extra (id int)', 'public.extra'],
+];
+
+async function connect(db: TestDatabase): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  const { rows } = await client.query<{ v: string }>(
+    "SELECT current_setting('server_version_num') AS v",
+  );
+  rememberServerVersion(client, Number(rows[0]?.v));
+  return client;
+}
+
+/** The server's digests of every table of `schemas` (read on `helper` too when given). */
+async function serverDigests(
+  client: pg.Client,
+  schemas: readonly string[],
+  helper?: pg.Client,
+): Promise<Map<string, string>> {
+  let rows: DigestRow[] = [];
+  const read = await startDigestRead(client, schemas, undefined, helper);
+  await read.finish((digests) => {
+    rows = digests;
+    return [];
+  });
+  return new Map(rows.map((row) => [`${row.schema}.${row.name}`, row.digest]));
+}
+
+function source(schema: ExpectedSchema): ExpectedSource {
+  return {
+    path: 'expected.json',
+    sha256: '0'.repeat(64),
+    size: 0,
+    schema: () => schema,
+    parsed: true,
+    schemasHint: () => undefined,
+  };
+}
+
+/** What compare finds against the whole catalog, and against what the digests leave to read. */
+async function bothWays(
+  client: pg.Client,
+  expected: ExpectedSchema,
+  helper?: pg.Client,
+): Promise<{ whole: Finding[]; byDigest: Finding[]; vouched: number; read: string[] }> {
+  const options = { strict: false };
+  const whole = compareSchema(
+    expected,
+    await introspectSchema(client, expected.schemas ?? []),
+    options,
+  );
+  const { compared, snapshot, vouched } = await parseWhileReading(
+    client,
+    source(expected),
+    undefined,
+    helper,
+  );
+  const byDigest = compareSchema(compared, snapshot, options);
+  return { whole, byDigest, vouched, read: Object.keys(snapshot.tables).sort() };
+}
+
+describe('table digests', () => {
+  let db: TestDatabase;
+  let client: pg.Client;
+  let expected: ExpectedSchema;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('pf_digest');
+    await db.query(SCHEMA);
+    client = await connect(db);
+    expected = snapshotToExpected(await introspectSchema(client, ['public', 'billing']));
+  });
+
+  afterAll(async () => {
+    await client.end();
+    await db.drop();
+  });
+
+  it('are equal on the server and from the snapshot, for every table and every property', async () => {
+    const fromFile = expectedTableDigests(expected);
+    const fromServer = await serverDigests(client, ['public', 'billing']);
+    expect([...fromServer.keys()].sort()).toEqual(Object.keys(expected.tables ?? {}).sort());
+    expect([...fromFile.keys()].sort()).toEqual([...fromServer.keys()].sort());
+    for (const [name, digest] of fromServer)
+      expect([name, fromFile.get(name)]).toEqual([name, digest]);
+  });
+
+  it('are the same split over a helper connection', async () => {
+    const helper = await connect(db);
+    try {
+      expect(await serverDigests(client, ['public', 'billing'], helper)).toEqual(
+        await serverDigests(client, ['public', 'billing']),
+      );
+    } finally {
+      await helper.end();
+    }
+  });
+
+  it('vouch for every table of an unchanged schema: nothing is read, nothing found', async () => {
+    const result = await bothWays(client, expected);
+    expect(result.whole).toEqual([]);
+    expect(result.byDigest).toEqual([]);
+    expect(result.read).toEqual([]);
+    expect(result.vouched).toBe(Object.keys(expected.tables ?? {}).length);
+  });
+
+  it.each(DRIFTS)(
+    'after %s, read that table and find what a whole comparison finds',
+    async (_name, sql, table) => {
+      const drifted = await createTestDatabase('pf_digest');
+      try {
+        await drifted.query(SCHEMA);
+        const session = await connect(drifted);
+        const helper = await connect(drifted);
+        try {
+          const before = snapshotToExpected(await introspectSchema(session, ['public', 'billing']));
+          await drifted.query(sql);
+          for (const second of [undefined, helper]) {
+            const result = await bothWays(session, before, second);
+            expect(result.whole.length).toBeGreaterThan(0);
+            expect(result.byDigest).toEqual(result.whole);
+            expect(result.read).toContain(table);
+            // Only what changed is read (a detached partition changes its parent's bound too).
+            expect(result.read.length).toBeLessThanOrEqual(2);
+          }
+        } finally {
+          await Promise.all([session.end(), helper.end()]);
+        }
+      } finally {
+        await drifted.drop();
+      }
+    },
+  );
+
+  it('read a table the file describes partly, and one it lists by name only', async () => {
+    const tables = { ...(expected.tables as Record<string, object>) };
+    tables['public.customers'] = { columns: ['id', 'email'] };
+    tables['billing.rates'] = { kind: 'table' };
+    const partial = { ...expected, tables };
+    const result = await bothWays(client, partial);
+    expect(result.read).toEqual(['billing.rates', 'public.customers']);
+    expect(result.byDigest).toEqual(result.whole);
+    const names = { ...expected, tables: Object.keys(tables) };
+    const listed = await bothWays(client, names);
+    expect(result.vouched).toBe(Object.keys(tables).length - 2);
+    expect(listed.vouched).toBe(0);
+    expect(listed.byDigest).toEqual(listed.whole);
+  });
+
+  it('report a table the file lists but the database lacks, and one the database adds', async () => {
+    const tables = { ...(expected.tables as Record<string, object>) };
+    tables['public.gone'] = (expected.tables as Record<string, object>)['billing.rates'] ?? {};
+    const result = await bothWays(client, { ...expected, tables });
+    expect(result.byDigest.map((f) => `${f.kind} ${f.object}`)).toEqual(['missing public.gone']);
+    expect(result.byDigest).toEqual(result.whole);
+  });
+
+  it('always read a table with an INVALID index, so that compare reports it', async () => {
+    await db.query("CREATE TABLE dup (v text); INSERT INTO dup VALUES ('a'), ('a')");
+    try {
+      await expect(db.query('CREATE UNIQUE INDEX CONCURRENTLY dup_v ON dup (v)')).rejects.toThrow(
+        /could not create unique index/,
+      );
+      // The file records the index as it is (INVALID): equal digests, still read and reported.
+      const withDup = snapshotToExpected(await introspectSchema(client, ['public', 'billing']));
+      expect(expectedTableDigests(withDup).has('public.dup')).toBe(false);
+      const result = await bothWays(client, withDup);
+      expect(result.read).toEqual(['public.dup']);
+      expect(result.byDigest.map((f) => `${f.kind} ${f.object}`)).toEqual([
+        'invalid public.dup.dup_v',
+      ]);
+      expect(result.byDigest).toEqual(result.whole);
+    } finally {
+      await db.query('DROP TABLE dup');
+    }
+  });
+});
