@@ -5,7 +5,7 @@ import type { Category } from '../report/findings.js';
 import { compareSchema } from '../schema/compare.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
 import { startDigestRead, type DigestRead } from '../schema/introspect.js';
-import { expectedTableDigests, planByDigest, type DigestPlan } from '../schema/table-digest.js';
+import { expectedTableDigests, planByDigest } from '../schema/table-digest.js';
 import {
   namedEntries,
   schemasOf,
@@ -103,6 +103,8 @@ export async function parseWhileReading(
   helper?: pg.ClientBase,
 ): Promise<{
   schema: ExpectedSchema;
+  /** countExpected of the file, counted while the server reads the catalog. */
+  checkedBy: Partial<Record<Category, number>>;
   compared: ExpectedSchema;
   snapshot: SchemaSnapshot;
   fingerprint: string | undefined;
@@ -119,11 +121,13 @@ export async function parseWhileReading(
     : undefined;
   let schema: ExpectedSchema;
   let digests: ReadonlyMap<string, string>;
+  let checkedBy: Partial<Record<Category, number>>;
   try {
     schema = expected.schema();
     digests = expectedTableDigests(schema);
+    checkedBy = countExpected(schema);
   } catch (error) {
-    if (early && 'read' in early) await early.read.finish(() => []).catch(() => undefined);
+    if (early && 'read' in early) await early.read.finish(NOTHING).catch(() => undefined);
     throw error;
   }
   const schemas = schemasOf(schema);
@@ -132,17 +136,24 @@ export async function parseWhileReading(
     if ('error' in early) throw early.error;
     read = early.read;
   } else {
-    if (early && 'read' in early) await early.read.finish(() => []).catch(() => undefined);
+    if (early && 'read' in early) await early.read.finish(NOTHING).catch(() => undefined);
     read = await start(schemas);
   }
-  let plan: DigestPlan | undefined;
-  const result = await read.finish((actual) => {
-    plan = planByDigest(schema, digests, actual, isHistoryTable);
-    return plan.read;
-  });
-  if (!plan) throw new Error('the catalog was read without a plan');
-  return { schema, ...result, compared: plan.expected, vouched: plan.vouched };
+  const { snapshot, fingerprint, plan } = await read.finish((actual) =>
+    planByDigest(schema, digests, actual, isHistoryTable),
+  );
+  return {
+    schema,
+    checkedBy,
+    snapshot,
+    fingerprint,
+    compared: plan.expected,
+    vouched: plan.vouched,
+  };
 }
+
+/** The plan of a read whose result is dropped: no table read in full. */
+const NOTHING = (): { read: number[] } => ({ read: [] });
 
 /** From this size of expected-schema file on (about 1,000 tables), the catalog is read on two connections. */
 const SPLIT_BYTES = 4 * 1024 * 1024;
@@ -153,7 +164,7 @@ export function isLarge(expected: ExpectedSource): boolean {
 }
 
 /**
- * A second connection for the catalog of a large schema (see introspectWithFingerprint), with the
+ * A second connection for the catalog of a large schema (see startDigestRead), with the
  * session's statement_timeout; undefined for a small one, or when it cannot connect (then the
  * catalog is read on the session alone).
  */
@@ -229,7 +240,7 @@ export async function verifyStructure(
   // it serves as the one before the catalog query.
   const before = creates ? undefined : checked?.lookup?.fingerprint;
   const helper = await catalogHelper(ctx, expected);
-  const { schema, compared, snapshot, fingerprint, vouched } = await parseWhileReading(
+  const { schema, checkedBy, compared, snapshot, fingerprint, vouched } = await parseWhileReading(
     client,
     expected,
     before,
@@ -244,7 +255,7 @@ export async function verifyStructure(
   });
   const result: VerifiedResult = {
     findings,
-    checkedBy: countExpected(schema),
+    checkedBy,
     assertions: [...(schema.assertions ?? [])],
   };
   ctx.report.verification = { findings: [], checked: 0, method: 'catalog' };

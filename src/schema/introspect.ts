@@ -58,14 +58,14 @@ const HELPER_SHARE = [2, 5, 5] as const;
 /** A catalog read for a verification, sent: `finish` completes it (see startDigestRead). */
 export interface DigestRead {
   /**
-   * Awaits the digests, reads in full the tables `plan` names (given the digests), and takes the
-   * last fingerprint. The snapshot holds those tables and every other object; `fingerprint` is
-   * set only when it equals the first, that is when no change committed while the catalog was
-   * being read.
+   * Awaits the digests, reads in full the tables that `plan` (given the digests) names in its
+   * `read`, and takes the last fingerprint. The snapshot holds those tables and every other
+   * object; `fingerprint` is set only when it equals the first, that is when no change committed
+   * while the catalog was being read.
    */
-  finish(
-    plan: (digests: DigestRow[]) => readonly number[],
-  ): Promise<{ snapshot: SchemaSnapshot; fingerprint: string | undefined }>;
+  finish<P extends { readonly read: readonly number[] }>(
+    plan: (digests: DigestRow[]) => P,
+  ): Promise<{ snapshot: SchemaSnapshot; fingerprint: string | undefined; plan: P }>;
 }
 
 /**
@@ -111,10 +111,11 @@ export async function startDigestRead(
   const reads = Promise.all([first, main, side]).finally(() => ended.catch(() => undefined));
   reads.catch(() => undefined);
   return {
-    async finish(plan) {
+    async finish(planned) {
       const [taken, mainRows, sideRows] = await reads;
       const rows = mainRows();
-      const read = plan([...rows.digests, ...(sideRows?.().digests ?? [])]);
+      const plan = planned([...rows.digests, ...(sideRows?.().digests ?? [])]);
+      const { read } = plan;
       const tables =
         read.length > 0
           ? readCatalog(client, schemas, version, RELATION_KINDS, { tables: read })
@@ -123,7 +124,7 @@ export async function startDigestRead(
       const tableRows = (await tables)?.();
       if (tableRows) for (const kind of RELATION_KINDS) concat(rows, tableRows, kind);
       const snapshot = assembleSnapshot(schemas, rows);
-      return { snapshot, fingerprint: agreed([taken, await after]) };
+      return { snapshot, fingerprint: agreed([taken, await after]), plan };
     },
   };
 }

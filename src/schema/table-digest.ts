@@ -4,9 +4,14 @@ import {
   byCodePoint,
   isNameList,
   namedRecord,
+  type ColumnExpectation,
+  type ConstraintExpectation,
   type ExpectedSchema,
+  type IndexExpectation,
   type Named,
+  type PolicyExpectation,
   type TableExpectation,
+  type TriggerExpectation,
 } from './types.js';
 
 /*
@@ -23,36 +28,39 @@ import {
  * as JSON.stringify prints it.
  */
 
-const COLUMN = ['type', 'nullable', 'default', 'identity', 'generated'] as const;
-const INDEX = ['definition', 'valid'] as const;
-const CONSTRAINT = ['type', 'definition', 'deferrable', 'deferred', 'validated'] as const;
-const TRIGGER = ['definition', 'enabled'] as const;
-const POLICY = ['command', 'permissive', 'roles', 'using', 'withCheck'] as const;
-const TABLE = [
-  'kind',
-  'partitionKey',
-  'partitionOf',
-  'partitionBound',
-  'rls',
-  'rlsForced',
-] as const;
+/** An entry's row: `[name, ...properties]`, or undefined when a property is left out. */
+type ToRow<T> = (name: string, entry: T) => unknown[] | undefined;
 
-/** `[name, ...props]` per entry, sorted by name; undefined when a prop or the collection is absent. */
-function rows(
-  collection: Named<object> | undefined,
-  props: readonly string[],
-): unknown[][] | undefined {
+const complete = (row: unknown[]): unknown[] | undefined =>
+  row.includes(undefined) ? undefined : row;
+
+// Each property read by name (not in a loop over names): this runs for every column of the file.
+const column: ToRow<ColumnExpectation> = (name, c) =>
+  complete([name, c.type, c.nullable, c.default, c.identity, c.generated]);
+// An INVALID index has no row: compare reports every INVALID index, so its table is always read.
+const index: ToRow<IndexExpectation> = (name, i) =>
+  i.valid === true ? complete([name, i.definition, i.valid]) : undefined;
+const constraint: ToRow<ConstraintExpectation> = (name, k) =>
+  complete([name, k.type, k.definition, k.deferrable, k.deferred, k.validated]);
+const trigger: ToRow<TriggerExpectation> = (name, t) => complete([name, t.definition, t.enabled]);
+const policy: ToRow<PolicyExpectation> = (name, p) =>
+  complete([
+    name,
+    p.command,
+    p.permissive,
+    p.roles && [...p.roles].sort(byCodePoint),
+    p.using,
+    p.withCheck,
+  ]);
+
+/** The rows of a collection, sorted by name; undefined when it is absent, names only, or partial. */
+function rows<T>(collection: Named<T> | undefined, toRow: ToRow<T>): unknown[][] | undefined {
   if (collection === undefined || isNameList(collection)) return undefined;
-  const names = Object.keys(collection).sort(byCodePoint);
+  const entries = collection as Readonly<Record<string, T>>;
   const out: unknown[][] = [];
-  for (const name of names) {
-    const entry = (collection as Record<string, Record<string, unknown>>)[name];
-    const row: unknown[] = [name];
-    for (const prop of props) {
-      const value = entry?.[prop];
-      if (value === undefined) return undefined;
-      row.push(prop === 'roles' && Array.isArray(value) ? [...value].sort(byCodePoint) : value);
-    }
+  for (const name of Object.keys(entries).sort(byCodePoint)) {
+    const row = toRow(name, entries[name] as T);
+    if (row === undefined) return undefined;
     out.push(row);
   }
   return out;
@@ -60,24 +68,26 @@ function rows(
 
 /**
  * The canonical text of an expected table; undefined when the file does not describe it whole,
- * or lists an INVALID index (compare reports every INVALID index: such a table is always read).
+ * or lists an INVALID index (then the table is always read).
  */
-export function canonicalTableText(table: TableExpectation): string | undefined {
-  const scalars: unknown[] = [];
-  for (const prop of TABLE) {
-    if (table[prop] === undefined) return undefined;
-    scalars.push(table[prop]);
-  }
+export function canonicalTableText(t: TableExpectation): string | undefined {
+  const scalars = complete([
+    t.kind,
+    t.partitionKey,
+    t.partitionOf,
+    t.partitionBound,
+    t.rls,
+    t.rlsForced,
+  ]);
+  if (scalars === undefined) return undefined;
   const collections = [
-    rows(table.columns, COLUMN),
-    rows(table.indexes, INDEX),
-    rows(table.constraints, CONSTRAINT),
-    rows(table.triggers, TRIGGER),
-    rows(table.policies, POLICY),
+    rows(t.columns, column),
+    rows(t.indexes, index),
+    rows(t.constraints, constraint),
+    rows(t.triggers, trigger),
+    rows(t.policies, policy),
   ];
-  if (collections.some((c) => c === undefined)) return undefined;
-  if (collections[1]?.some((index) => index[2] !== true)) return undefined;
-  return JSON.stringify([...scalars, ...collections]);
+  return collections.includes(undefined) ? undefined : JSON.stringify([...scalars, ...collections]);
 }
 
 /** The digests of the tables a file describes whole, by qualified name. */

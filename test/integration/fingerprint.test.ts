@@ -197,7 +197,7 @@ describe('catalog fingerprint', () => {
 /** A verification's read of the catalog, every table read in full; `before` as the caller's. */
 async function readWithFingerprint(client: pg.ClientBase, before?: string) {
   const read = await startDigestRead(client, ['public'], before, undefined);
-  return read.finish((digests) => digests.map((row) => row.oid));
+  return read.finish((digests) => ({ read: digests.map((row) => row.oid) }));
 }
 
 describe('verified state', () => {

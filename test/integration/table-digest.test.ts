@@ -121,7 +121,7 @@ async function serverDigests(
   const read = await startDigestRead(client, schemas, undefined, helper);
   await read.finish((digests) => {
     rows = digests;
-    return [];
+    return { read: [] };
   });
   return new Map(rows.map((row) => [`${row.schema}.${row.name}`, row.digest]));
 }
