@@ -5,7 +5,7 @@ import type { Category } from '../report/findings.js';
 import { compareSchema } from '../schema/compare.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
 import { startDigestRead, type DigestRead } from '../schema/introspect.js';
-import { expectedTableDigests, planByDigest } from '../schema/table-digest.js';
+import { expectedTableDigests, planByDigest, type TableDigests } from '../schema/table-digest.js';
 import {
   namedEntries,
   schemasOf,
@@ -120,7 +120,7 @@ export async function parseWhileReading(
       )
     : undefined;
   let schema: ExpectedSchema;
-  let digests: ReadonlyMap<string, string>;
+  let digests: ReadonlyMap<string, TableDigests>;
   let checkedBy: Partial<Record<Category, number>>;
   try {
     schema = expected.schema();

@@ -126,15 +126,23 @@ export interface ExtensionRow {
 }
 
 /**
- * A table's digest (see table-digest.ts): SHA-256, hex, of its canonical text, built here from
- * the same values the other kinds read.
+ * The digest of one part of a table (see table-digest.ts): SHA-256, hex, of the part's canonical
+ * text, built here from the same values the other kinds read.
  */
 export interface DigestRow {
   oid: number;
   schema: string;
   name: string;
+  part: DigestPart;
   digest: string;
 }
+
+/**
+ * The two parts of a table's digest, about even in cost, so that two connections can each read
+ * one: `shape` (the table's own properties, columns, triggers and policies) and `keys` (indexes
+ * and constraints).
+ */
+export type DigestPart = 'shape' | 'keys';
 
 /** Not part of an extension: `alias.oid` is the object, `catalog` its system catalog. */
 const notInExtension = (alias: string, catalog: string): string =>
@@ -381,26 +389,17 @@ const jsonRows = (items: readonly string[], name: string, from: string): string 
   `'[' || COALESCE((SELECT pg_catalog.string_agg(${jsonArray(items)}, ',' ORDER BY ${name} COLLATE "C") ${from}), '') || ']'`;
 
 /**
- * The canonical text of a table (table-digest.ts builds the same from an expected table), as
- * the JSON array `[kind, partitionKey, partitionOf, partitionBound, rls, rlsForced, columns,
- * indexes, constraints, triggers, policies]`: each collection an array of `[name, ...values]`
- * sorted by name, triggers' `enabled` as the file writes it, policies' roles sorted.
+ * The canonical texts of a table's parts (table-digest.ts builds the same from an expected
+ * table), as JSON arrays: `shape` is `[kind, partitionKey, partitionOf, partitionBound, rls,
+ * rlsForced, columns, triggers, policies]`, `keys` is `[indexes, constraints]`; each collection
+ * an array of `[name, ...values]` sorted by name, triggers' `enabled` as the file writes it,
+ * policies' roles sorted.
  */
-const canonicalTable = (serverVersionNum: number): string =>
-  jsonArray([
+const canonicalParts = (serverVersionNum: number): Record<DigestPart, string> => ({
+  shape: jsonArray([
     `CASE WHEN r.relkind = 'p' THEN '"partitioned"' ELSE '"table"' END`,
     ...TABLE_VALUES.map(json),
     jsonRows(COLUMN_VALUES.map(json), 'a.attname', COLUMNS_OF),
-    jsonRows(
-      [json(text('ic.relname')), ...indexValues(serverVersionNum).map(json)],
-      'ic.relname',
-      INDEXES_OF,
-    ),
-    jsonRows(
-      [json(text('k.conname')), ...CONSTRAINT_VALUES.map(json)],
-      'k.conname',
-      CONSTRAINTS_OF,
-    ),
     jsonRows(
       [
         json(text('t.tgname')),
@@ -421,20 +420,36 @@ const canonicalTable = (serverVersionNum: number): string =>
       'p.polname',
       POLICIES_OF,
     ),
-  ]);
+  ]),
+  keys: jsonArray([
+    jsonRows(
+      [json(text('ic.relname')), ...indexValues(serverVersionNum).map(json)],
+      'ic.relname',
+      INDEXES_OF,
+    ),
+    jsonRows(
+      [json(text('k.conname')), ...CONSTRAINT_VALUES.map(json)],
+      'k.conname',
+      CONSTRAINTS_OF,
+    ),
+  ]),
+});
 
-/**
- * The digests of a share of the tables (`[from, to, n]`: those whose OID hashes modulo n to
- * from..to-1), so that two connections can split them.
- */
-const digests = (serverVersionNum: number, share: Share): string => `
-SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name,
-  pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${canonicalTable(serverVersionNum)}, 'UTF8')), 'hex') AS digest
+/** The digests of `parts` of every table. */
+const digests = (serverVersionNum: number, parts: readonly DigestPart[]): string => {
+  const texts = canonicalParts(serverVersionNum);
+  return parts
+    .map(
+      (part) => `
+SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name, '${part}' AS part,
+  pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${texts[part]}, 'UTF8')), 'hex') AS digest
 FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
              c.relforcerowsecurity, c.relispartition, c.relpartbound
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}
-        AND (pg_catalog.hashoid(c.oid) & 2147483647) % ${share[2]} BETWEEN ${share[0]} AND ${share[1] - 1}) r`;
+      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}) r`,
+    )
+    .join('\nUNION ALL');
+};
 
 const FUNCTIONS = `
 SELECT n.nspname AS schema, p.proname AS name, pg_catalog.oidvectortypes(p.proargtypes) AS args,
@@ -474,10 +489,10 @@ const EXTENSIONS = `
 SELECT x.extname AS name, n.nspname AS schema, x.extversion AS version
 FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace`;
 
-/** A share of the tables' digests: `[from, to, n]`, the tables whose OID hashes modulo n to from..to-1. */
-export type Share = readonly [from: number, to: number, n: number];
+/** Both parts of a table's digest. */
+export const DIGEST_PARTS: readonly DigestPart[] = ['shape', 'keys'];
 
-type Part = string | ((serverVersionNum: number, share: Share) => string);
+type Part = string | ((serverVersionNum: number, digestParts: readonly DigestPart[]) => string);
 
 const PARTS: readonly (readonly [keyof CatalogRows, Part])[] = [
   ['tables', TABLES],
@@ -506,8 +521,8 @@ export interface CatalogScope {
    * sequence (`all`, the default), all but the tables (`none`), or only the tables with these OIDs.
    */
   readonly tables?: 'all' | 'none' | readonly number[];
-  /** The share of the tables whose digests are read (the default `[0, 1, 1]` is all). */
-  readonly share?: Share;
+  /** The parts of the tables' digests that the digests kind reads (the default is both). */
+  readonly parts?: readonly DigestPart[];
 }
 
 function relationFilter(tables: CatalogScope['tables'] = 'all'): string {
@@ -528,9 +543,9 @@ export function catalogQuery(
   kinds: readonly (keyof CatalogRows)[] = CATALOG_KINDS,
   scope: CatalogScope = {},
 ): string {
-  const share = scope.share ?? ([0, 1, 1] as const);
+  const digestParts = scope.parts ?? DIGEST_PARTS;
   const parts = PARTS.filter(([key]) => kinds.includes(key)).map(([key, part]) => {
-    const sql = typeof part === 'string' ? part : part(serverVersionNum, share);
+    const sql = typeof part === 'string' ? part : part(serverVersionNum, digestParts);
     return `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q), '[]') FROM (${sql}) q)`;
   });
   const common = COMMON.replace('%SCHEMAS%', schemasArrayLiteral).replace(

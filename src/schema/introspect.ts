@@ -48,13 +48,6 @@ const RELATION_KINDS = [
   'policies',
 ] as const satisfies readonly (keyof CatalogRows)[];
 
-/**
- * The shares of the tables' digests with a helper connection: the session takes 2 of 5 (it also
- * takes the first fingerprint and reads the other kinds), the helper 3.
- */
-const SESSION_SHARE = [0, 2, 5] as const;
-const HELPER_SHARE = [2, 5, 5] as const;
-
 /** A catalog read for a verification, sent: `finish` completes it (see startDigestRead). */
 export interface DigestRead {
   /**
@@ -77,8 +70,8 @@ export interface DigestRead {
  * the caller's `before` (from a lookup made right before); without it, the session's snapshot is
  * pinned first (one round trip, in a read-only repeatable-read transaction) and the fingerprint
  * taken in it is older than any read. With a `helper` (a second connection, opened by the
- * caller), the digests are split between the two: two server processes for the catalog of
- * thousands of tables. The last fingerprint is taken once every read is done, so that equal
+ * caller), the session reads the tables' `shape` digests and the helper their `keys` digests:
+ * two server processes for the catalog of thousands of tables. The last fingerprint is taken once every read is done, so that equal
  * fingerprints vouch for all of them.
  */
 export async function startDigestRead(
@@ -100,12 +93,12 @@ export async function startDigestRead(
   // Every kind but the tables' (of the views: their indexes and triggers), and digests.
   const main = readCatalog(client, schemas, version, [...CATALOG_KINDS, 'digests'], {
     tables: 'none',
-    ...(helper ? { share: SESSION_SHARE } : {}),
+    ...(helper ? { parts: ['shape'] } : {}),
   });
   // COMMIT of a transaction that failed rolls it back: the session is left clean either way.
   const ended = pinned ? client.query('COMMIT').then(() => undefined) : Promise.resolve();
   const side = helper
-    ? readCatalog(helper, schemas, version, ['digests'], { tables: 'none', share: HELPER_SHARE })
+    ? readCatalog(helper, schemas, version, ['digests'], { tables: 'none', parts: ['keys'] })
     : undefined;
   // Awaited by finish; until then a failure must not count as unhandled.
   const reads = Promise.all([first, main, side]).finally(() => ended.catch(() => undefined));

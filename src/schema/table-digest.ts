@@ -1,5 +1,5 @@
 import { sha256 } from '../migrations/checksum.js';
-import type { DigestRow } from './introspect-queries.js';
+import { DIGEST_PARTS, type DigestPart, type DigestRow } from './introspect-queries.js';
 import {
   byCodePoint,
   isNameList,
@@ -22,10 +22,12 @@ import {
  * and compared. A table that the file describes partly (a property or a collection left out,
  * names only) has no digest here, and is always read and compared.
  *
- * The canonical text is the JSON array `[kind, partitionKey, partitionOf, partitionBound, rls,
- * rlsForced, columns, indexes, constraints, triggers, policies]`, each collection an array of
- * `[name, ...properties]` in code-point order of the names (the server's "C" order of UTF-8),
- * as JSON.stringify prints it.
+ * A table has two digests, one per part (read on two connections at scale): the canonical text
+ * of its `shape` is the JSON array `[kind, partitionKey, partitionOf, partitionBound, rls,
+ * rlsForced, columns, triggers, policies]`, that of its `keys` `[indexes, constraints]`; each
+ * collection an array of `[name, ...properties]` in code-point order of the names (the server's
+ * "C" order of UTF-8), as JSON.stringify prints it. A name whose order differs between the two
+ * (characters beyond U+FFFF next to ones from U+E000) only makes its table read in full.
  */
 
 /** An entry's row: `[name, ...properties]`, or undefined when a property is left out. */
@@ -66,11 +68,14 @@ function rows<T>(collection: Named<T> | undefined, toRow: ToRow<T>): unknown[][]
   return out;
 }
 
+/** A table's digest per part. */
+export type TableDigests = Readonly<Record<DigestPart, string>>;
+
 /**
- * The canonical text of an expected table; undefined when the file does not describe it whole,
- * or lists an INVALID index (then the table is always read).
+ * The canonical texts of an expected table's parts; undefined when the file does not describe it
+ * whole, or lists an INVALID index (then the table is always read).
  */
-export function canonicalTableText(t: TableExpectation): string | undefined {
+export function canonicalTableTexts(t: TableExpectation): TableDigests | undefined {
   const scalars = complete([
     t.kind,
     t.partitionKey,
@@ -79,24 +84,21 @@ export function canonicalTableText(t: TableExpectation): string | undefined {
     t.rls,
     t.rlsForced,
   ]);
-  if (scalars === undefined) return undefined;
-  const collections = [
-    rows(t.columns, column),
-    rows(t.indexes, index),
-    rows(t.constraints, constraint),
-    rows(t.triggers, trigger),
-    rows(t.policies, policy),
-  ];
-  return collections.includes(undefined) ? undefined : JSON.stringify([...scalars, ...collections]);
+  const shape = [rows(t.columns, column), rows(t.triggers, trigger), rows(t.policies, policy)];
+  const keys = [rows(t.indexes, index), rows(t.constraints, constraint)];
+  if (scalars === undefined || shape.includes(undefined) || keys.includes(undefined))
+    return undefined;
+  return { shape: JSON.stringify([...scalars, ...shape]), keys: JSON.stringify(keys) };
 }
 
 /** The digests of the tables a file describes whole, by qualified name. */
-export function expectedTableDigests(expected: ExpectedSchema): Map<string, string> {
-  const digests = new Map<string, string>();
+export function expectedTableDigests(expected: ExpectedSchema): Map<string, TableDigests> {
+  const digests = new Map<string, TableDigests>();
   if (expected.tables === undefined || isNameList(expected.tables)) return digests;
   for (const [name, table] of Object.entries(expected.tables)) {
-    const text = canonicalTableText(table);
-    if (text !== undefined) digests.set(name, sha256(text));
+    const texts = canonicalTableTexts(table);
+    if (texts !== undefined)
+      digests.set(name, { shape: sha256(texts.shape), keys: sha256(texts.keys) });
   }
   return digests;
 }
@@ -112,24 +114,30 @@ export interface DigestPlan {
 }
 
 /**
- * Splits the tables by digest: `ignored` names (preflight's own tables, left out of every
- * comparison) are never read; a table the file leaves out (without `tables`, none is compared)
- * is not read either.
+ * Splits the tables by digest: a table is vouched for when every part's digest equals the
+ * file's. `ignored` names (preflight's own tables, left out of every comparison) are never read;
+ * nor is any table when the file leaves `tables` out (none is compared then).
  */
 export function planByDigest(
   expected: ExpectedSchema,
-  expectedDigests: ReadonlyMap<string, string>,
+  expectedDigests: ReadonlyMap<string, TableDigests>,
   actual: readonly DigestRow[],
   ignored: (name: string) => boolean,
 ): DigestPlan {
   if (expected.tables === undefined) return { read: [], expected, vouched: 0 };
+  const byTable = new Map<number, { name: string; digests: Partial<Record<DigestPart, string>> }>();
+  for (const row of actual) {
+    if (ignored(row.name)) continue;
+    let table = byTable.get(row.oid);
+    if (!table) byTable.set(row.oid, (table = { name: `${row.schema}.${row.name}`, digests: {} }));
+    table.digests[row.part] = row.digest;
+  }
   const vouched = new Set<string>();
   const read: number[] = [];
-  for (const row of actual) {
-    const name = `${row.schema}.${row.name}`;
-    if (ignored(row.name)) continue;
-    if (expectedDigests.get(name) === row.digest) vouched.add(name);
-    else read.push(row.oid);
+  for (const [oid, { name, digests }] of byTable) {
+    const want = expectedDigests.get(name);
+    if (want && DIGEST_PARTS.every((part) => digests[part] === want[part])) vouched.add(name);
+    else read.push(oid);
   }
   if (vouched.size === 0) return { read, expected, vouched: 0 };
   const tables: Record<string, TableExpectation> = {};

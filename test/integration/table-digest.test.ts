@@ -116,14 +116,15 @@ async function serverDigests(
   client: pg.Client,
   schemas: readonly string[],
   helper?: pg.Client,
-): Promise<Map<string, string>> {
-  let rows: DigestRow[] = [];
+): Promise<Map<string, Record<string, string>>> {
   const read = await startDigestRead(client, schemas, undefined, helper);
-  await read.finish((digests) => {
-    rows = digests;
-    return { read: [] };
-  });
-  return new Map(rows.map((row) => [`${row.schema}.${row.name}`, row.digest]));
+  const { plan } = await read.finish((digests: DigestRow[]) => ({ read: [], digests }));
+  const tables = new Map<string, Record<string, string>>();
+  for (const { schema, name, part, digest } of plan.digests) {
+    const parts = tables.get(`${schema}.${name}`) ?? {};
+    tables.set(`${schema}.${name}`, { ...parts, [part]: digest });
+  }
+  return tables;
 }
 
 function source(schema: ExpectedSchema): ExpectedSource {
@@ -181,8 +182,10 @@ describe('table digests', () => {
     const fromServer = await serverDigests(client, ['public', 'billing']);
     expect([...fromServer.keys()].sort()).toEqual(Object.keys(expected.tables ?? {}).sort());
     expect([...fromFile.keys()].sort()).toEqual([...fromServer.keys()].sort());
-    for (const [name, digest] of fromServer)
-      expect([name, fromFile.get(name)]).toEqual([name, digest]);
+    for (const [name, digests] of fromServer) {
+      expect(Object.keys(digests).sort()).toEqual(['keys', 'shape']);
+      expect([name, fromFile.get(name)]).toEqual([name, digests]);
+    }
   });
 
   it('are the same split over a helper connection', async () => {

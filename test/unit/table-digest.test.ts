@@ -1,7 +1,7 @@
 import { sha256 } from '../../src/migrations/checksum.js';
 import type { DigestRow } from '../../src/schema/introspect-queries.js';
 import {
-  canonicalTableText,
+  canonicalTableTexts,
   expectedTableDigests,
   planByDigest,
 } from '../../src/schema/table-digest.js';
@@ -51,9 +51,10 @@ const USERS: TableExpectation = {
   },
 };
 
-describe('canonicalTableText', () => {
-  it('is the table as one JSON array, collections sorted by name, policy roles sorted', () => {
-    expect(JSON.parse(canonicalTableText(USERS) ?? 'null')).toEqual([
+describe('canonicalTableTexts', () => {
+  it('are JSON arrays of the two parts, collections sorted by name, policy roles sorted', () => {
+    const texts = canonicalTableTexts(USERS);
+    expect(JSON.parse(texts?.shape ?? 'null')).toEqual([
       'table',
       null,
       null,
@@ -61,13 +62,15 @@ describe('canonicalTableText', () => {
       false,
       false,
       [
-        ['bio', 'text', true, '\'say "hi"\n\'::text', null, null],
+        ['bio', 'text', true, `'say "hi"\n'::text`, null, null],
         ['id', 'integer', false, null, 'always', null],
       ],
-      [['users_pkey', 'CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)', true]],
-      [['users_pkey', 'primary key', 'PRIMARY KEY (id)', false, false, true]],
       [['audit', 'CREATE TRIGGER audit ...', 'replica']],
       [['mine', 'select', true, ['a', 'b'], 'true', null]],
+    ]);
+    expect(JSON.parse(texts?.keys ?? 'null')).toEqual([
+      [['users_pkey', 'CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)', true]],
+      [['users_pkey', 'primary key', 'PRIMARY KEY (id)', false, false, true]],
     ]);
   });
 
@@ -81,18 +84,24 @@ describe('canonicalTableText', () => {
       { ...USERS, indexes: { users_pkey: { definition: 'CREATE ...', valid: false } } },
     ],
   ])('has none for %s (the table is always read)', (_name, table) => {
-    expect(canonicalTableText(table)).toBeUndefined();
+    expect(canonicalTableTexts(table)).toBeUndefined();
   });
 });
 
 describe('planByDigest', () => {
-  const digest = sha256(canonicalTableText(USERS) ?? '');
-  const row = (name: string, value: string, oid: number): DigestRow => ({
-    oid,
-    schema: 'public',
-    name,
-    digest: value,
-  });
+  const texts = canonicalTableTexts(USERS);
+  const shape = sha256(texts?.shape ?? '');
+  const keys = sha256(texts?.keys ?? '');
+  /** The server's rows of a table: both parts, each with its digest. */
+  const table = (
+    name: string,
+    oid: number,
+    shapeDigest: string,
+    keysDigest = keys,
+  ): DigestRow[] => [
+    { oid, schema: 'public', name, part: 'shape', digest: shapeDigest },
+    { oid, schema: 'public', name, part: 'keys', digest: keysDigest },
+  ];
   const file: ExpectedSchema = {
     exhaustive: true,
     tables: { 'public.users': USERS, 'public.posts': { columns: ['id'] }, 'public.gone': USERS },
@@ -106,10 +115,10 @@ describe('planByDigest', () => {
       file,
       digests,
       [
-        row('users', digest, 1),
-        row('posts', 'anything', 2),
-        row('extra', 'anything', 3),
-        row('preflight_migrations', 'anything', 4),
+        ...table('users', 1, shape),
+        ...table('posts', 2, 'anything'),
+        ...table('extra', 3, 'anything'),
+        ...table('preflight_migrations', 4, 'anything'),
       ],
       isOwn,
     );
@@ -119,15 +128,19 @@ describe('planByDigest', () => {
     expect(plan.expected.exhaustive).toBe(true);
   });
 
-  it('reads a table whose digest differs', () => {
-    const plan = planByDigest(file, expectedTableDigests(file), [row('users', 'other', 1)], isOwn);
+  it.each([
+    ['its shape', table('users', 1, 'other')],
+    ['its keys', table('users', 1, shape, 'other')],
+    ['a part the server did not send', table('users', 1, shape).slice(0, 1)],
+  ])('reads a table whose digest differs in %s', (_name, rows) => {
+    const plan = planByDigest(file, expectedTableDigests(file), rows, isOwn);
     expect(plan).toMatchObject({ read: [1], vouched: 0 });
     expect(plan.expected).toBe(file);
   });
 
   it('reads nothing for a file without tables (none is compared)', () => {
     const none: ExpectedSchema = { exhaustive: true, functions: {} };
-    expect(planByDigest(none, new Map(), [row('users', digest, 1)], isOwn)).toEqual({
+    expect(planByDigest(none, new Map(), table('users', 1, shape), isOwn)).toEqual({
       read: [],
       expected: none,
       vouched: 0,
