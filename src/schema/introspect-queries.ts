@@ -167,30 +167,42 @@ rel AS (
 
 /**
  * A value the query prints, and whether it is text or a boolean: each kind's values are written
- * once, then built into the kind's JSON rows and into the tables' digests alike.
+ * once, by the name of the row's property, then built into the kind's JSON rows and into the
+ * tables' digests alike (in the order written).
  */
-type Value = readonly [sql: string, kind: 'text' | 'bool'];
+interface Value {
+  readonly sql: string;
+  readonly kind: 'text' | 'bool';
+}
+type Values = Readonly<Record<string, Value>>;
 
-const text = (sql: string): Value => [sql, 'text'];
-const bool = (sql: string): Value => [sql, 'bool'];
+const text = (sql: string): Value => ({ sql, kind: 'text' });
+const bool = (sql: string): Value => ({ sql, kind: 'bool' });
+
+/** `sql AS "name", ...`: the values as the columns of a kind's rows. */
+const selectList = (values: Values): string =>
+  Object.entries(values)
+    .map(([name, { sql }]) => `${sql} AS "${name}"`)
+    .join(',\n  ');
 
 /** The table's own properties, over `r` (rel), in TableState order (kind is built apart). */
-const TABLE_VALUES: readonly Value[] = [
-  text(`CASE WHEN r.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(r.oid) END`),
-  text(`CASE WHEN r.relispartition THEN (
+const TABLE_VALUES: Values = {
+  partitionKey: text(`CASE WHEN r.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(r.oid) END`),
+  partitionOf: text(`CASE WHEN r.relispartition THEN (
     SELECT pn.nspname || '.' || pc.relname
     FROM pg_catalog.pg_inherits i
     JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
     JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
     WHERE i.inhrelid = r.oid) END`),
-  text(`CASE WHEN r.relispartition THEN pg_catalog.pg_get_expr(r.relpartbound, r.oid) END`),
-  bool('r.relrowsecurity'),
-  bool('r.relforcerowsecurity'),
-];
+  partitionBound: text(
+    `CASE WHEN r.relispartition THEN pg_catalog.pg_get_expr(r.relpartbound, r.oid) END`,
+  ),
+  rls: bool('r.relrowsecurity'),
+  rlsForced: bool('r.relforcerowsecurity'),
+};
 
 const TABLES = `
-SELECT r.schema, r.relation AS name, r.relkind = 'p' AS partitioned,
-  ${TABLE_VALUES.map(([sql], i) => `${sql} AS "${['partitionKey', 'partitionOf', 'partitionBound', 'rls', 'rlsForced'][i]}"`).join(',\n  ')}
+SELECT r.schema, r.relation AS name, r.relkind = 'p' AS partitioned, ${selectList(TABLE_VALUES)}
 FROM rel r WHERE r.relkind IN ('r', 'p')`;
 
 /**
@@ -198,14 +210,16 @@ FROM rel r WHERE r.relkind IN ('r', 'p')`;
  * cannot refer to a column, so it is printed without its table (relid 0): that skips building a
  * relcache entry per table, which dominates a cold run on thousands of tables.
  */
-const COLUMN_VALUES: readonly Value[] = [
-  text('a.attname'),
-  text('pg_catalog.format_type(a.atttypid, a.atttypmod)'),
-  bool('NOT a.attnotnull'),
-  text(`CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, 0) END`),
-  text(`CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END`),
-  text(`CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END`),
-];
+const COLUMN_VALUES: Values = {
+  name: text('a.attname'),
+  type: text('pg_catalog.format_type(a.atttypid, a.atttypmod)'),
+  nullable: bool('NOT a.attnotnull'),
+  default: text(`CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, 0) END`),
+  identity: text(`CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END`),
+  generated: text(
+    `CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END`,
+  ),
+};
 
 const COLUMNS_OF = `FROM pg_catalog.pg_attribute a
   LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -213,7 +227,9 @@ const COLUMNS_OF = `FROM pg_catalog.pg_attribute a
 
 const COLUMNS = `
 SELECT r.schema, r.relation, COALESCE((
-  SELECT pg_catalog.json_agg(pg_catalog.json_build_array(${COLUMN_VALUES.map(([sql]) => sql).join(', ')}))
+  SELECT pg_catalog.json_agg(pg_catalog.json_build_array(${Object.values(COLUMN_VALUES)
+    .map(({ sql }) => sql)
+    .join(', ')}))
   ${COLUMNS_OF}), '[]') AS columns
 FROM rel r
 WHERE r.relkind IN ('r', 'p')`;
@@ -290,46 +306,44 @@ const PLAIN_COLUMNS = `(
  * An index, over `x` (pg_index), `ic` (its pg_class row), `am` and `r` (its relation), in
  * IndexRow order (name apart). indnullsnotdistinct exists from Postgres 15 on.
  */
-const indexValues = (serverVersionNum: number): readonly Value[] => [
-  text(`COALESCE(CASE WHEN x.indexprs IS NULL AND x.indpred IS NULL AND x.indnatts = x.indnkeyatts
+const indexValues = (serverVersionNum: number): Values => ({
+  definition:
+    text(`COALESCE(CASE WHEN x.indexprs IS NULL AND x.indpred IS NULL AND x.indnatts = x.indnkeyatts
       AND ic.relkind = 'i' AND ic.reloptions IS NULL${serverVersionNum >= 150000 ? ' AND NOT x.indnullsnotdistinct' : ''}
     THEN 'CREATE ' || CASE WHEN x.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX '
       || pg_catalog.quote_ident(ic.relname) || ' ON ' || pg_catalog.quote_ident(r.schema) || '.'
       || pg_catalog.quote_ident(r.relation) || ' USING ' || pg_catalog.quote_ident(am.amname)
       || ' (' || ${PLAIN_COLUMNS} || ')' END,
     pg_catalog.pg_get_indexdef(x.indexrelid))`),
-  bool('x.indisvalid'),
-];
+  valid: bool('x.indisvalid'),
+});
 
 const INDEXES_OF = `FROM pg_catalog.pg_index x
 JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
 WHERE x.indrelid = r.oid`;
 
-const indexes = (serverVersionNum: number): string => {
-  const [definition, valid] = indexValues(serverVersionNum);
-  return `
-SELECT r.schema, r.relation, ic.relname AS name, ${definition?.[0]} AS definition, ${valid?.[0]} AS valid
+const indexes = (serverVersionNum: number): string => `
+SELECT r.schema, r.relation, ic.relname AS name, ${selectList(indexValues(serverVersionNum))}
 FROM rel r
 JOIN pg_catalog.pg_index x ON x.indrelid = r.oid
 JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
 WHERE r.relkind IN ('r', 'p', 'm')`;
-};
 
 /**
  * A constraint, over `k` (pg_constraint), in ConstraintRow order (name apart). contype 'n' (NOT
  * NULL, PG 18) is the column's nullability; 't' is a trigger. A foreign key that references a
  * partitioned table gets one internal copy per partition on the same table: skipped.
  */
-const CONSTRAINT_VALUES: readonly Value[] = [
-  text(`CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key' WHEN 'u' THEN 'unique'
+const CONSTRAINT_VALUES: Values = {
+  type: text(`CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key' WHEN 'u' THEN 'unique'
     WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' END`),
-  text('pg_catalog.pg_get_constraintdef(k.oid)'),
-  bool('k.condeferrable'),
-  bool('k.condeferred'),
-  bool('k.convalidated'),
-];
+  definition: text('pg_catalog.pg_get_constraintdef(k.oid)'),
+  deferrable: bool('k.condeferrable'),
+  deferred: bool('k.condeferred'),
+  validated: bool('k.convalidated'),
+};
 
 const CONSTRAINTS_OF = `FROM pg_catalog.pg_constraint k
 WHERE k.conrelid = r.oid AND k.contype IN ('p', 'f', 'u', 'c', 'x')
@@ -337,8 +351,7 @@ WHERE k.conrelid = r.oid AND k.contype IN ('p', 'f', 'u', 'c', 'x')
                   WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid)`;
 
 const CONSTRAINTS = `
-SELECT r.schema, r.relation, k.conname AS name,
-  ${CONSTRAINT_VALUES.map(([sql], i) => `${sql} AS ${['type', 'definition', 'deferrable', 'deferred', 'validated'][i]}`).join(',\n  ')}
+SELECT r.schema, r.relation, k.conname AS name, ${selectList(CONSTRAINT_VALUES)}
 FROM rel r JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid
 WHERE r.relkind IN ('r', 'p') AND k.contype IN ('p', 'f', 'u', 'c', 'x')
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
@@ -353,28 +366,27 @@ FROM rel r JOIN pg_catalog.pg_trigger t ON t.tgrelid = r.oid
 WHERE NOT t.tgisinternal AND r.relkind IN ('r', 'p', 'v', 'm')`;
 
 /** A policy, over `p` (pg_policy), in PolicyRow order (name and roles apart). */
-const POLICY_VALUES: readonly Value[] = [
-  text(`CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
+const POLICY_VALUES: Values = {
+  command: text(`CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
     WHEN 'd' THEN 'delete' ELSE 'all' END`),
-  bool('p.polpermissive'),
-];
+  permissive: bool('p.polpermissive'),
+};
 const POLICY_ROLE = `CASE WHEN o = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(o)::text END`;
-const POLICY_EXPRESSIONS: readonly Value[] = [
-  text('pg_catalog.pg_get_expr(p.polqual, p.polrelid)'),
-  text('pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)'),
-];
+const POLICY_EXPRESSIONS: Values = {
+  using: text('pg_catalog.pg_get_expr(p.polqual, p.polrelid)'),
+  withCheck: text('pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)'),
+};
 
 const POLICIES_OF = `FROM pg_catalog.pg_policy p WHERE p.polrelid = r.oid`;
 
 const POLICIES = `
-SELECT r.schema, r.relation, p.polname AS name,
-  ${POLICY_VALUES[0]?.[0]} AS command, ${POLICY_VALUES[1]?.[0]} AS permissive,
+SELECT r.schema, r.relation, p.polname AS name, ${selectList(POLICY_VALUES)},
   ARRAY(SELECT ${POLICY_ROLE} FROM pg_catalog.unnest(p.polroles) AS o) AS roles,
-  ${POLICY_EXPRESSIONS[0]?.[0]} AS using, ${POLICY_EXPRESSIONS[1]?.[0]} AS "withCheck"
+  ${selectList(POLICY_EXPRESSIONS)}
 FROM rel r JOIN pg_catalog.pg_policy p ON p.polrelid = r.oid`;
 
 /** A value as JSON text, as JSON.stringify prints it (no spaces; `null` for SQL NULL). */
-function json([sql, kind]: Value): string {
+function json({ sql, kind }: Value): string {
   return kind === 'bool'
     ? `COALESCE((${sql})::text, 'null')`
     : `COALESCE(pg_catalog.to_json((${sql})::text)::text, 'null')`;
@@ -398,8 +410,8 @@ const jsonRows = (items: readonly string[], name: string, from: string): string 
 const canonicalParts = (serverVersionNum: number): Record<DigestPart, string> => ({
   shape: jsonArray([
     `CASE WHEN r.relkind = 'p' THEN '"partitioned"' ELSE '"table"' END`,
-    ...TABLE_VALUES.map(json),
-    jsonRows(COLUMN_VALUES.map(json), 'a.attname', COLUMNS_OF),
+    ...Object.values(TABLE_VALUES).map(json),
+    jsonRows(Object.values(COLUMN_VALUES).map(json), 'a.attname', COLUMNS_OF),
     jsonRows(
       [
         json(text('t.tgname')),
@@ -412,10 +424,10 @@ const canonicalParts = (serverVersionNum: number): Record<DigestPart, string> =>
     jsonRows(
       [
         json(text('p.polname')),
-        ...POLICY_VALUES.map(json),
+        ...Object.values(POLICY_VALUES).map(json),
         `'[' || COALESCE((SELECT pg_catalog.string_agg(pg_catalog.to_json(q.role)::text, ',' ORDER BY q.role COLLATE "C")
           FROM (SELECT ${POLICY_ROLE} AS role FROM pg_catalog.unnest(p.polroles) AS o) q), '') || ']'`,
-        ...POLICY_EXPRESSIONS.map(json),
+        ...Object.values(POLICY_EXPRESSIONS).map(json),
       ],
       'p.polname',
       POLICIES_OF,
@@ -423,12 +435,12 @@ const canonicalParts = (serverVersionNum: number): Record<DigestPart, string> =>
   ]),
   keys: jsonArray([
     jsonRows(
-      [json(text('ic.relname')), ...indexValues(serverVersionNum).map(json)],
+      [json(text('ic.relname')), ...Object.values(indexValues(serverVersionNum)).map(json)],
       'ic.relname',
       INDEXES_OF,
     ),
     jsonRows(
-      [json(text('k.conname')), ...CONSTRAINT_VALUES.map(json)],
+      [json(text('k.conname')), ...Object.values(CONSTRAINT_VALUES).map(json)],
       'k.conname',
       CONSTRAINTS_OF,
     ),

@@ -154,7 +154,7 @@ describe('index definitions', () => {
     const query = catalogQuery(`ARRAY['public', 'Odd Schema']::text[]`, version, [
       'indexes',
     ]).replace('pg_catalog.pg_get_indexdef(x.indexrelid)', 'NULL');
-    expect(query).toContain('NULL) AS definition');
+    expect(query).toContain('NULL) AS "definition"');
     const { rows } = await client.query<{ catalog: string }>(query);
     const { indexes } = JSON.parse(rows[0]?.catalog ?? '{}') as {
       indexes: { schema: string; name: string; definition: string | null }[];
