@@ -1,8 +1,11 @@
 import pg from 'pg';
 import { parseWhileReading } from '../../src/pipeline/verify-structure.js';
 import type { ExpectedSource } from '../../src/schema/expected-file.js';
+import { FINGERPRINT_STATEMENT } from '../../src/schema/fingerprint.js';
 import type { ExpectedSchema } from '../../src/schema/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../helpers/embedded.mjs';
+import { TEST_PASSWORD } from '../helpers/secrets.mjs';
 
 /** A file whose hint of its schemas may be wrong, as a hand-written file's could be. */
 function source(schema: ExpectedSchema, hint: string[] | undefined): ExpectedSource {
@@ -134,7 +137,7 @@ describe('parsing the file while the catalog is read', () => {
     const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
     client.query = ((text: unknown, ...rest: unknown[]) =>
       typeof text === 'string' && text.startsWith('BEGIN ISOLATION LEVEL REPEATABLE READ')
-        ? query(text.replace('SELECT 1', 'SELECT 1 / 0'), ...rest)
+        ? query(text.replace(/SELECT .*$/, 'SELECT 1 / 0'), ...rest)
         : query(text, ...rest)) as typeof client.query;
     try {
       await expect(
@@ -160,5 +163,85 @@ describe('parsing the file while the catalog is read', () => {
     await expect(parseWhileReading(client, broken, undefined)).rejects.toThrow(/invalid JSON/);
     // The early catalog query was awaited: the connection is free for the next statement.
     expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  });
+});
+
+describe('the last fingerprint, on a server where nothing else commits', () => {
+  // A server of this test's own (the shared one sees other tests' writes at any moment), without
+  // autovacuum, whose analyses would commit too.
+  let server: EmbeddedServer;
+  let client: pg.Client;
+  let other: pg.Client;
+  let original: typeof client.query;
+  let sent: string[];
+  const expected = (): ExpectedSource =>
+    source({ schemas: ['app'], tables: ['app.things'] }, ['app']);
+  const fingerprints = (): number => sent.filter((text) => text === FINGERPRINT_STATEMENT).length;
+
+  /** Runs `sql` on another connection just before the session checks its snapshot. */
+  function commitBeforeTheCheck(sql: string): void {
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    client.query = (async (text: unknown, ...rest: unknown[]) => {
+      if (typeof text === 'string' && text.startsWith('SELECT pg_catalog.pg_current_snapshot()'))
+        await other.query(sql);
+      return query(text, ...rest);
+    }) as typeof client.query;
+  }
+
+  beforeAll(async () => {
+    const major = process.env.TEST_PG_MAJOR || undefined;
+    server = await startEmbeddedPostgres('pf-quiet', TEST_PASSWORD, {
+      ...(major ? { major } : {}),
+      postgresFlags: [
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+        '-c',
+        'autovacuum=off',
+      ],
+    });
+    client = new pg.Client({ connectionString: server.url });
+    other = new pg.Client({ connectionString: server.url });
+    await Promise.all([client.connect(), other.connect()]);
+    await other.query('CREATE SCHEMA app; CREATE TABLE app.things (id int PRIMARY KEY)');
+    original = client.query;
+  }, 120_000);
+
+  beforeEach(() => {
+    client.query = original;
+    sent = [];
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    client.query = ((text: unknown, ...rest: unknown[]) => {
+      if (typeof text === 'string') sent.push(text);
+      return query(text, ...rest);
+    }) as typeof client.query;
+  });
+
+  afterAll(async () => {
+    await Promise.all([client?.end(), other?.end()]);
+    await server?.stop();
+  });
+
+  it('is the first, not read again, when no transaction committed since the pinned snapshot', async () => {
+    const { fingerprint } = await parseWhileReading(client, expected(), undefined);
+    expect(fingerprints()).toBe(1);
+    const { rows } = await other.query<{ fingerprint: string }>(FINGERPRINT_STATEMENT);
+    expect(fingerprint).toBe(rows[0]?.fingerprint);
+  });
+
+  it('is read again, and agrees, when a write that changes no catalog committed meanwhile', async () => {
+    commitBeforeTheCheck('INSERT INTO app.things VALUES (1)');
+    const { fingerprint } = await parseWhileReading(client, expected(), undefined);
+    expect(fingerprints()).toBe(2);
+    const { rows } = await other.query<{ fingerprint: string }>(FINGERPRINT_STATEMENT);
+    expect(fingerprint).toBe(rows[0]?.fingerprint);
+  });
+
+  it('is read again, and none is recorded, when a change of the catalog committed meanwhile', async () => {
+    commitBeforeTheCheck('CREATE INDEX things_late ON app.things (id DESC)');
+    const { fingerprint } = await parseWhileReading(client, expected(), undefined);
+    expect(fingerprints()).toBe(2);
+    expect(fingerprint).toBeUndefined();
   });
 });
