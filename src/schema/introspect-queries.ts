@@ -135,6 +135,8 @@ export interface DigestRow {
   name: string;
   part: DigestPart;
   digest: string;
+  /** Whether the table has an INVALID index (said by the `keys` part, which covers indexes). */
+  invalid: boolean;
 }
 
 /**
@@ -447,6 +449,9 @@ const canonicalParts = (serverVersionNum: number): Record<DigestPart, string> =>
   ]),
 });
 
+/** Whether the table `r` has an INVALID index. */
+const INVALID_INDEX = `EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = r.oid AND NOT x.indisvalid)`;
+
 /** The digests of `parts` of every table. */
 const digests = (serverVersionNum: number, parts: readonly DigestPart[]): string => {
   const texts = canonicalParts(serverVersionNum);
@@ -454,7 +459,8 @@ const digests = (serverVersionNum: number, parts: readonly DigestPart[]): string
     .map(
       (part) => `
 SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name, '${part}' AS part,
-  pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${texts[part]}, 'UTF8')), 'hex') AS digest
+  pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${texts[part]}, 'UTF8')), 'hex') AS digest,
+  ${part === 'keys' ? INVALID_INDEX : 'false'} AS invalid
 FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
              c.relforcerowsecurity, c.relispartition, c.relpartbound
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace

@@ -103,6 +103,13 @@ export function expectedTableDigests(expected: ExpectedSchema): Map<string, Tabl
   return digests;
 }
 
+/** A table as the server's digest rows describe it. */
+interface ActualTable {
+  readonly name: string;
+  readonly digests: Partial<Record<DigestPart, string>>;
+  invalid: boolean;
+}
+
 /** What a full verification reads in full once the digests are in, and what it then compares. */
 export interface DigestPlan {
   /** The OIDs of the tables to read in full: every table without an equal digest on both sides. */
@@ -114,9 +121,11 @@ export interface DigestPlan {
 }
 
 /**
- * Splits the tables by digest: a table is vouched for when every part's digest equals the
- * file's. `ignored` names (preflight's own tables, left out of every comparison) are never read;
- * nor is any table when the file leaves `tables` out (none is compared then).
+ * Splits the tables by digest. A table is read in full when compare would look at it and the
+ * digests do not vouch for it (every part's digest equal to the file's): compare looks at the
+ * tables the file lists, and at every other one too when the file is exhaustive, but at none when
+ * it leaves `tables` out. A table with an INVALID index is always read (compare reports every
+ * one); `ignored` names (preflight's own tables, left out of every comparison) never are.
  */
 export function planByDigest(
   expected: ExpectedSchema,
@@ -124,24 +133,32 @@ export function planByDigest(
   actual: readonly DigestRow[],
   ignored: (name: string) => boolean,
 ): DigestPlan {
-  if (expected.tables === undefined) return { read: [], expected, vouched: 0 };
-  const byTable = new Map<number, { name: string; digests: Partial<Record<DigestPart, string>> }>();
+  const byTable = new Map<number, ActualTable>();
   for (const row of actual) {
     if (ignored(row.name)) continue;
     let table = byTable.get(row.oid);
-    if (!table) byTable.set(row.oid, (table = { name: `${row.schema}.${row.name}`, digests: {} }));
+    if (!table) {
+      table = { name: `${row.schema}.${row.name}`, digests: {}, invalid: false };
+      byTable.set(row.oid, table);
+    }
     table.digests[row.part] = row.digest;
+    table.invalid ||= row.invalid;
   }
+  const listed = namedRecord(expected.tables);
+  const compared = (name: string): boolean =>
+    expected.tables !== undefined && (expected.exhaustive === true || Object.hasOwn(listed, name));
   const vouched = new Set<string>();
   const read: number[] = [];
-  for (const [oid, { name, digests }] of byTable) {
+  for (const [oid, { name, digests, invalid }] of byTable) {
+    if (!invalid && !compared(name)) continue;
     const want = expectedDigests.get(name);
-    if (want && DIGEST_PARTS.every((part) => digests[part] === want[part])) vouched.add(name);
+    if (!invalid && want && DIGEST_PARTS.every((part) => digests[part] === want[part]))
+      vouched.add(name);
     else read.push(oid);
   }
   if (vouched.size === 0) return { read, expected, vouched: 0 };
   const tables: Record<string, TableExpectation> = {};
-  for (const [name, table] of Object.entries(namedRecord(expected.tables))) {
+  for (const [name, table] of Object.entries(listed)) {
     if (!vouched.has(name)) tables[name] = table;
   }
   return { read, expected: { ...expected, tables }, vouched: vouched.size };

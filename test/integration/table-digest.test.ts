@@ -11,7 +11,7 @@ import {
   startDigestRead,
 } from '../../src/schema/introspect.js';
 import { expectedTableDigests } from '../../src/schema/table-digest.js';
-import type { ExpectedSchema } from '../../src/schema/types.js';
+import { schemasOf, type ExpectedSchema } from '../../src/schema/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 // Every property a table's digest covers, and names and texts that JSON must escape: the server's
@@ -147,7 +147,7 @@ async function bothWays(
   const options = { strict: false };
   const whole = compareSchema(
     expected,
-    await introspectSchema(client, expected.schemas ?? []),
+    await introspectSchema(client, schemasOf(expected)),
     options,
   );
   const { compared, snapshot, vouched } = await parseWhileReading(
@@ -250,6 +250,21 @@ describe('table digests', () => {
     expect(listed.byDigest).toEqual(listed.whole);
   });
 
+  it('read, for a file that is not exhaustive, only the tables it lists (where they differ)', async () => {
+    const all = expected.tables as Record<string, object>;
+    const partial: ExpectedSchema = {
+      schemas: expected.schemas ?? [],
+      tables: {
+        'public.customers': all['public.customers'] ?? {},
+        'billing.rates': { kind: 'table' },
+      },
+    };
+    const result = await bothWays(client, partial);
+    expect(result.read).toEqual(['billing.rates']);
+    expect(result.vouched).toBe(1);
+    expect(result.byDigest).toEqual(result.whole);
+  });
+
   it('report a table the file lists but the database lacks, and one the database adds', async () => {
     const tables = { ...(expected.tables as Record<string, object>) };
     tables['public.gone'] = (expected.tables as Record<string, object>)['billing.rates'] ?? {};
@@ -267,12 +282,20 @@ describe('table digests', () => {
       // The file records the index as it is (INVALID): equal digests, still read and reported.
       const withDup = snapshotToExpected(await introspectSchema(client, ['public', 'billing']));
       expect(expectedTableDigests(withDup).has('public.dup')).toBe(false);
-      const result = await bothWays(client, withDup);
-      expect(result.read).toEqual(['public.dup']);
-      expect(result.byDigest.map((f) => `${f.kind} ${f.object}`)).toEqual([
-        'invalid public.dup.dup_v',
-      ]);
-      expect(result.byDigest).toEqual(result.whole);
+      // Exhaustive, partial without the table, and without tables at all: always reported.
+      const files: [ExpectedSchema, string[]][] = [
+        [withDup, ['public.dup']],
+        [{ tables: ['public.customers'] }, ['public.customers', 'public.dup']],
+        [{ functions: {} }, ['public.dup']],
+      ];
+      for (const [file, read] of files) {
+        const result = await bothWays(client, file);
+        expect(result.read).toEqual(read);
+        expect(result.byDigest.map((f) => `${f.kind} ${f.object}`)).toEqual([
+          'invalid public.dup.dup_v',
+        ]);
+        expect(result.byDigest).toEqual(result.whole);
+      }
     } finally {
       await db.query('DROP TABLE dup');
     }

@@ -92,15 +92,16 @@ describe('planByDigest', () => {
   const texts = canonicalTableTexts(USERS);
   const shape = sha256(texts?.shape ?? '');
   const keys = sha256(texts?.keys ?? '');
-  /** The server's rows of a table: both parts, each with its digest. */
+  /** The server's rows of a table: both parts, each with its digest; the keys say if INVALID. */
   const table = (
     name: string,
     oid: number,
     shapeDigest: string,
     keysDigest = keys,
+    invalid = false,
   ): DigestRow[] => [
-    { oid, schema: 'public', name, part: 'shape', digest: shapeDigest },
-    { oid, schema: 'public', name, part: 'keys', digest: keysDigest },
+    { oid, schema: 'public', name, part: 'shape', digest: shapeDigest, invalid: false },
+    { oid, schema: 'public', name, part: 'keys', digest: keysDigest, invalid },
   ];
   const file: ExpectedSchema = {
     exhaustive: true,
@@ -138,10 +139,37 @@ describe('planByDigest', () => {
     expect(plan.expected).toBe(file);
   });
 
-  it('reads nothing for a file without tables (none is compared)', () => {
+  it('reads a table with an INVALID index, even with equal digests', () => {
+    const plan = planByDigest(
+      file,
+      expectedTableDigests(file),
+      table('users', 1, shape, keys, true),
+      isOwn,
+    );
+    expect(plan).toMatchObject({ read: [1], vouched: 0 });
+  });
+
+  it('reads, of the tables a partial file does not list, only those with an INVALID index', () => {
+    const partial: ExpectedSchema = { tables: { 'public.users': USERS } };
+    const plan = planByDigest(
+      partial,
+      expectedTableDigests(partial),
+      [
+        ...table('users', 1, shape),
+        ...table('other', 2, 'anything'),
+        ...table('broken', 3, 'anything', keys, true),
+      ],
+      isOwn,
+    );
+    expect(plan).toMatchObject({ read: [3], vouched: 1 });
+    expect(plan.expected.tables).toEqual({});
+  });
+
+  it('reads, for a file without tables (none is compared), only those with an INVALID index', () => {
     const none: ExpectedSchema = { exhaustive: true, functions: {} };
-    expect(planByDigest(none, new Map(), table('users', 1, shape), isOwn)).toEqual({
-      read: [],
+    const rows = [...table('users', 1, shape), ...table('broken', 2, shape, keys, true)];
+    expect(planByDigest(none, new Map(), rows, isOwn)).toEqual({
+      read: [2],
       expected: none,
       vouched: 0,
     });
