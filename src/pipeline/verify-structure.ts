@@ -5,7 +5,12 @@ import type { Category } from '../report/findings.js';
 import { compareSchema } from '../schema/compare.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
 import { startDigestRead, type DigestRead } from '../schema/introspect.js';
-import { expectedTableDigests, planByDigest, type TableDigests } from '../schema/table-digest.js';
+import {
+  comparedTables,
+  expectedTableDigests,
+  planByDigest,
+  type TableDigests,
+} from '../schema/table-digest.js';
 import {
   namedEntries,
   schemasOf,
@@ -110,9 +115,12 @@ export async function parseWhileReading(
   fingerprint: string | undefined;
   vouched: number;
 }> {
-  const start = (schemas: readonly string[]) => startDigestRead(client, schemas, before, helper);
-  // Sent before the file is parsed (the parse holds the event loop): the server works meanwhile.
-  const hinted = expected.parsed ? undefined : expected.schemasHint();
+  const start = (schemas: readonly string[], only?: readonly string[]) =>
+    startDigestRead(client, schemas, before, helper, only);
+  // Sent before the file is parsed (the parse holds the event loop), so that the server works
+  // meanwhile, for a file that says near its top that it is exhaustive (as snapshot writes it):
+  // any other is parsed first, and only the tables it lists are read.
+  const hinted = expected.parsed || !expected.exhaustiveHint() ? undefined : expected.schemasHint();
   const early = hinted
     ? await start(hinted).then(
         (read) => ({ read }),
@@ -137,7 +145,8 @@ export async function parseWhileReading(
     read = early.read;
   } else {
     if (early && 'read' in early) await early.read.finish(NOTHING).catch(() => undefined);
-    read = await start(schemas);
+    // The file is parsed already: only the digests of the tables compare looks at.
+    read = await start(schemas, comparedTables(schema));
   }
   const { snapshot, fingerprint, plan } = await read.finish((actual) =>
     planByDigest(schema, digests, actual, isHistoryTable),

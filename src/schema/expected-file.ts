@@ -31,6 +31,8 @@ export interface ExpectedSource {
    * parsing the file: a guess, to be checked against schema() once parsed; undefined when absent.
    */
   schemasHint(): string[] | undefined;
+  /** Whether the file's first 64 KiB say `"exhaustive": true` (where snapshot writes it). */
+  exhaustiveHint(): boolean;
 }
 
 const HINT_BYTES = 64 * 1024;
@@ -55,6 +57,9 @@ export async function readExpectedSource(path: string): Promise<ExpectedSource> 
     },
     get parsed() {
       return parsed !== undefined;
+    },
+    exhaustiveHint() {
+      return /"exhaustive"\s*:\s*true\b/.test(bytes.subarray(0, HINT_BYTES).toString('utf8'));
     },
     schemasHint() {
       const head = bytes.subarray(0, HINT_BYTES).toString('utf8');

@@ -449,22 +449,27 @@ const canonicalParts = (serverVersionNum: number): Record<DigestPart, string> =>
   ]),
 });
 
-/** Whether the table `r` has an INVALID index. */
-const INVALID_INDEX = `EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = r.oid AND NOT x.indisvalid)`;
+/** Whether the table whose OID is `oid` has an INVALID index. */
+const invalidIndex = (oid: string): string =>
+  `EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = ${oid} AND NOT x.indisvalid)`;
 
-/** The digests of `parts` of every table. */
-const digests = (serverVersionNum: number, parts: readonly DigestPart[]): string => {
+/** The digests of the scope's parts of every table, or of those it names (see CatalogScope). */
+const digests = (serverVersionNum: number, scope: CatalogScope): string => {
   const texts = canonicalParts(serverVersionNum);
-  return parts
+  const named =
+    scope.named === undefined
+      ? ''
+      : `\n        AND (ns.nspname || '.' || c.relname = ANY (${scope.named}) OR ${invalidIndex('c.oid')})`;
+  return (scope.parts ?? DIGEST_PARTS)
     .map(
       (part) => `
 SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name, '${part}' AS part,
   pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${texts[part]}, 'UTF8')), 'hex') AS digest,
-  ${part === 'keys' ? INVALID_INDEX : 'false'} AS invalid
+  ${part === 'keys' ? invalidIndex('r.oid') : 'false'} AS invalid
 FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
              c.relforcerowsecurity, c.relispartition, c.relpartbound
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}) r`,
+      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}${named}) r`,
     )
     .join('\nUNION ALL');
 };
@@ -510,7 +515,7 @@ FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extna
 /** Both parts of a table's digest. */
 export const DIGEST_PARTS: readonly DigestPart[] = ['shape', 'keys'];
 
-type Part = string | ((serverVersionNum: number, digestParts: readonly DigestPart[]) => string);
+type Part = string | ((serverVersionNum: number, scope: CatalogScope) => string);
 
 const PARTS: readonly (readonly [keyof CatalogRows, Part])[] = [
   ['tables', TABLES],
@@ -541,6 +546,11 @@ export interface CatalogScope {
   readonly tables?: 'all' | 'none' | readonly number[];
   /** The parts of the tables' digests that the digests kind reads (the default is both). */
   readonly parts?: readonly DigestPart[];
+  /**
+   * An escaped `ARRAY[...]::text[]` of qualified table names (`schema.name`): the digests kind
+   * reads only those tables, and those with an INVALID index. Every table when absent.
+   */
+  readonly named?: string;
 }
 
 function relationFilter(tables: CatalogScope['tables'] = 'all'): string {
@@ -561,9 +571,8 @@ export function catalogQuery(
   kinds: readonly (keyof CatalogRows)[] = CATALOG_KINDS,
   scope: CatalogScope = {},
 ): string {
-  const digestParts = scope.parts ?? DIGEST_PARTS;
   const parts = PARTS.filter(([key]) => kinds.includes(key)).map(([key, part]) => {
-    const sql = typeof part === 'string' ? part : part(serverVersionNum, digestParts);
+    const sql = typeof part === 'string' ? part : part(serverVersionNum, scope);
     return `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q), '[]') FROM (${sql}) q)`;
   });
   const common = COMMON.replace('%SCHEMAS%', schemasArrayLiteral).replace(

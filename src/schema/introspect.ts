@@ -71,7 +71,8 @@ export interface DigestRead {
  * pinned first (one round trip, in a read-only repeatable-read transaction) and the fingerprint
  * taken in it is older than any read. With a `helper` (a second connection, opened by the
  * caller), the session reads the tables' `shape` digests and the helper their `keys` digests:
- * two server processes for the catalog of thousands of tables. The last fingerprint is taken
+ * two server processes for the catalog of thousands of tables. `only` (qualified names) limits the
+ * digests to those tables and the ones with an INVALID index. The last fingerprint is taken
  * once every read is done, so that equal fingerprints vouch for all of them; after a pinned
  * snapshot, it is not taken at all when no transaction committed since (see unchangedSince).
  */
@@ -80,20 +81,25 @@ export async function startDigestRead(
   schemas: readonly string[],
   before: string | undefined,
   helper: pg.ClientBase | undefined,
+  only?: readonly string[],
 ): Promise<DigestRead> {
   const version = knownServerVersion(client) ?? (await serverVersionNum(client));
   const pinned = before === undefined ? await pinSnapshot(client) : undefined;
   // On a pipelined session these go out together: fingerprint, first read, end of transaction.
   const first = pinned === undefined ? Promise.resolve(before ?? '') : readFingerprint(client);
   // Every kind but the tables' (of the views: their indexes and triggers), and digests.
-  const main = readCatalog(client, schemas, version, [...CATALOG_KINDS, 'digests'], {
-    tables: 'none',
-    ...(helper ? { parts: ['shape'] } : {}),
-  });
+  const main = readCatalog(
+    client,
+    schemas,
+    version,
+    [...CATALOG_KINDS, 'digests'],
+    { tables: 'none', ...(helper ? { parts: ['shape'] } : {}) },
+    only,
+  );
   // COMMIT of a transaction that failed rolls it back: the session is left clean either way.
   const ended = pinned === undefined ? Promise.resolve() : client.query('COMMIT');
   const side = helper
-    ? readCatalog(helper, schemas, version, ['digests'], { tables: 'none', parts: ['keys'] })
+    ? readCatalog(helper, schemas, version, ['digests'], { tables: 'none', parts: ['keys'] }, only)
     : undefined;
   // Awaited by finish; until then a failure must not count as unhandled.
   const reads = Promise.all([first, main, side]).finally(() => ended.catch(() => undefined));
@@ -193,8 +199,9 @@ async function serverVersionNum(client: pg.ClientBase): Promise<number> {
 }
 
 /**
- * Sends the catalog statement of `kinds` within `scope`; the rows are parsed when asked (the
- * caller may first send what the server can do meanwhile).
+ * Sends the catalog statement of `kinds` within `scope`, its digests limited to the tables `only`
+ * names (see CatalogScope.named); the rows are parsed when asked (the caller may first send what
+ * the server can do meanwhile).
  */
 async function readCatalog(
   client: pg.ClientBase,
@@ -202,8 +209,12 @@ async function readCatalog(
   version: number,
   kinds: readonly (keyof CatalogRows)[] = CATALOG_KINDS,
   scope: CatalogScope = {},
+  only?: readonly string[],
 ): Promise<() => CatalogRows> {
-  const literal = `ARRAY[${schemas.map((s) => client.escapeLiteral(s)).join(', ')}]::text[]`;
+  const array = (texts: readonly string[]): string =>
+    `ARRAY[${texts.map((s) => client.escapeLiteral(s)).join(', ')}]::text[]`;
+  const literal = array(schemas);
+  if (only) scope = { ...scope, named: array(only) };
   const searchPath = client.escapeLiteral(
     schemas.map((s) => client.escapeIdentifier(s)).join(', '),
   );

@@ -121,6 +121,15 @@ export interface DigestPlan {
 }
 
 /**
+ * The tables compare looks at, by qualified name: those the file lists; every one (undefined)
+ * when the file is exhaustive; none when it leaves `tables` out.
+ */
+export function comparedTables(expected: ExpectedSchema): readonly string[] | undefined {
+  if (expected.tables === undefined) return [];
+  return expected.exhaustive === true ? undefined : Object.keys(namedRecord(expected.tables));
+}
+
+/**
  * Splits the tables by digest. A table is read in full when compare would look at it and the
  * digests do not vouch for it (every part's digest equal to the file's): compare looks at the
  * tables the file lists, and at every other one too when the file is exhaustive, but at none when
@@ -145,8 +154,8 @@ export function planByDigest(
     table.invalid ||= row.invalid;
   }
   const listed = namedRecord(expected.tables);
-  const compared = (name: string): boolean =>
-    expected.tables !== undefined && (expected.exhaustive === true || Object.hasOwn(listed, name));
+  const only = comparedTables(expected);
+  const compared = (name: string): boolean => only === undefined || Object.hasOwn(listed, name);
   const vouched = new Set<string>();
   const read: number[] = [];
   for (const [oid, { name, digests, invalid }] of byTable) {

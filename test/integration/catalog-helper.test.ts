@@ -11,6 +11,7 @@ function fileOf(size: number): ExpectedSource {
     schema: () => ({}),
     parsed: false,
     schemasHint: () => undefined,
+    exhaustiveHint: () => false,
   };
 }
 

@@ -22,6 +22,8 @@ function source(schema: ExpectedSchema, hint: string[] | undefined): ExpectedSou
       return parsed;
     },
     schemasHint: () => hint,
+    // A file with a hint is one as snapshot writes it (its head says it is exhaustive too).
+    exhaustiveHint: () => hint !== undefined,
   };
 }
 

@@ -111,13 +111,14 @@ async function connect(db: TestDatabase): Promise<pg.Client> {
   return client;
 }
 
-/** The server's digests of every table of `schemas` (read on `helper` too when given). */
+/** The server's digests of the tables of `schemas` (`only` those named; on `helper` too when given). */
 async function serverDigests(
   client: pg.Client,
   schemas: readonly string[],
   helper?: pg.Client,
+  only?: readonly string[],
 ): Promise<Map<string, Record<string, string>>> {
-  const read = await startDigestRead(client, schemas, undefined, helper);
+  const read = await startDigestRead(client, schemas, undefined, helper, only);
   const { plan } = await read.finish((digests: DigestRow[]) => ({ read: [], digests }));
   const tables = new Map<string, Record<string, string>>();
   for (const { schema, name, part, digest } of plan.digests) {
@@ -135,6 +136,7 @@ function source(schema: ExpectedSchema): ExpectedSource {
     schema: () => schema,
     parsed: true,
     schemasHint: () => undefined,
+    exhaustiveHint: () => false,
   };
 }
 
@@ -250,6 +252,18 @@ describe('table digests', () => {
     expect(listed.byDigest).toEqual(listed.whole);
   });
 
+  it('are read only for the tables named, when asked', async () => {
+    const all = await serverDigests(client, ['public', 'billing']);
+    const named = await serverDigests(client, ['public', 'billing'], undefined, [
+      'public.customers',
+      'public.Invoices ✓',
+      'public.nowhere',
+    ]);
+    expect([...named.keys()].sort()).toEqual(['public.Invoices ✓', 'public.customers']);
+    expect(named.get('public.customers')).toEqual(all.get('public.customers'));
+    expect((await serverDigests(client, ['public'], undefined, [])).size).toBe(0);
+  });
+
   it('read, for a file that is not exhaustive, only the tables it lists (where they differ)', async () => {
     const all = expected.tables as Record<string, object>;
     const partial: ExpectedSchema = {
@@ -280,6 +294,9 @@ describe('table digests', () => {
         /could not create unique index/,
       );
       // The file records the index as it is (INVALID): equal digests, still read and reported.
+      // Named or not: a table with an INVALID index always has its digests read.
+      const named = await serverDigests(client, ['public'], undefined, ['public.customers']);
+      expect([...named.keys()].sort()).toEqual(['public.customers', 'public.dup']);
       const withDup = snapshotToExpected(await introspectSchema(client, ['public', 'billing']));
       expect(expectedTableDigests(withDup).has('public.dup')).toBe(false);
       // Exhaustive, partial without the table, and without tables at all: always reported.

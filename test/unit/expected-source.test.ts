@@ -47,6 +47,23 @@ describe('an expected-schema file as read', () => {
     expect((await readExpectedSource(file(text))).schemasHint()).toEqual(hint);
   });
 
+  it.each([
+    [
+      'near the top, as snapshot writes it',
+      '{ "version": 1, "exhaustive": true, "schemas": [] }',
+      true,
+    ],
+    ['false', '{ "exhaustive": false }', false],
+    ['absent', '{ "tables": {} }', false],
+    [
+      'beyond the first 64 KiB',
+      `{ "tables": { "t": ["${'a'.repeat(70_000)}"] }, "exhaustive": true }`,
+      false,
+    ],
+  ])('says whether it is exhaustive when that is %s', async (_name, text, exhaustive) => {
+    expect((await readExpectedSource(file(text))).exhaustiveHint()).toBe(exhaustive);
+  });
+
   it('names the file when it cannot be read', async () => {
     await expect(readExpectedSource('/nonexistent/expected.json')).rejects.toThrow(
       /expected-schema file \/nonexistent\/expected.json does not exist/,

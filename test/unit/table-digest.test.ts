@@ -2,6 +2,7 @@ import { sha256 } from '../../src/migrations/checksum.js';
 import type { DigestRow } from '../../src/schema/introspect-queries.js';
 import {
   canonicalTableTexts,
+  comparedTables,
   expectedTableDigests,
   planByDigest,
 } from '../../src/schema/table-digest.js';
@@ -173,5 +174,24 @@ describe('planByDigest', () => {
       expected: none,
       vouched: 0,
     });
+  });
+});
+
+describe('comparedTables', () => {
+  it.each<[string, ExpectedSchema, readonly string[] | undefined]>([
+    [
+      'every table of an exhaustive file',
+      { exhaustive: true, tables: { 'public.a': {} } },
+      undefined,
+    ],
+    [
+      'the tables a partial file lists',
+      { tables: { 'public.a': {}, 'public.b': {} } },
+      ['public.a', 'public.b'],
+    ],
+    ['the tables listed by name', { tables: ['public.a'] }, ['public.a']],
+    ['none without tables, exhaustive or not', { exhaustive: true, functions: {} }, []],
+  ])('are %s', (_name, file, tables) => {
+    expect(comparedTables(file)).toEqual(tables);
   });
 });
