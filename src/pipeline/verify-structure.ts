@@ -95,11 +95,12 @@ export function countExpected(expected: ExpectedSchema): Partial<Record<Category
 export type RecordMode = 'create' | 'existing' | 'never';
 
 /**
- * Parses the file and reads the catalog by digest (table-digest.ts). When the file names its
- * schemas near its top (as snapshot writes it), the catalog query is sent first, so that the
- * server reads the catalog while the file is parsed here (seconds at thousands of tables); a
- * wrong guess is read again. `compared` is the file without the tables the digests vouch for,
- * and `snapshot` holds the other tables: compare finds in them what it would find in the whole.
+ * Parses the file and reads the catalog by digest (table-digest.ts). When the file says near its
+ * top that it is exhaustive and names its schemas (as snapshot writes it), the catalog query is
+ * sent first, so that the server reads the catalog while the file is parsed here (seconds at
+ * thousands of tables); a wrong guess is read again. `compared` is the file without the tables
+ * the digests vouch for, and `snapshot` holds the other tables: compare finds in them what it
+ * would find in the whole.
  */
 export async function parseWhileReading(
   client: pg.ClientBase,

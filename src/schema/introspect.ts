@@ -83,6 +83,7 @@ export async function startDigestRead(
   helper: pg.ClientBase | undefined,
   only?: readonly string[],
 ): Promise<DigestRead> {
+  // Known to preflight's session without a wait: the pin goes out before the caller parses.
   const version = knownServerVersion(client) ?? (await serverVersionNum(client));
   const pinned = before === undefined ? await pinSnapshot(client) : undefined;
   // On a pipelined session these go out together: fingerprint, first read, end of transaction.
