@@ -23,13 +23,16 @@ export const POSTGRES_BINARIES = {
 
 /**
  * Starts an embedded Postgres under `.preflight/` that checks passwords (scram-sha-256).
- * As root, initdb runs as the `postgres` user, which owns the data directory.
+ * As root, initdb runs as the `postgres` user, which owns the data directory. `options.settings`
+ * (`{ autovacuum: 'off' }`) are passed to the server as `-c name=value`, after its own.
  */
 export async function startEmbeddedPostgres(name, password, options = {}) {
+  const { settings = {}, ...rest } = options;
+  const flags = Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
   // The default binaries (right for this machine's architecture) serve their own major.
-  if (options.major !== undefined && String(options.major) !== String(defaultMajor())) {
-    const { major, ...rest } = options;
-    return startPostgresMajor(name, password, String(major), rest);
+  if (rest.major !== undefined && String(rest.major) !== String(defaultMajor())) {
+    const { major, ...others } = rest;
+    return startPostgresMajor(name, password, String(major), { ...others, postgresFlags: flags });
   }
   const root = path.resolve('.preflight');
   mkdirSync(root, { recursive: true });
@@ -51,10 +54,11 @@ export async function startEmbeddedPostgres(name, password, options = {}) {
       'unix_socket_directories=',
       '-c',
       'max_connections=200',
+      ...flags,
     ],
     onLog: () => undefined,
     onError: () => undefined,
-    ...options,
+    ...rest,
   });
   await pg.initialise();
   await pg.start();

@@ -194,19 +194,14 @@ describe('the last fingerprint, on a server where nothing else commits', () => {
     const major = process.env.TEST_PG_MAJOR || undefined;
     server = await startEmbeddedPostgres('pf-quiet', TEST_PASSWORD, {
       ...(major ? { major } : {}),
-      postgresFlags: [
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        'unix_socket_directories=',
-        '-c',
-        'autovacuum=off',
-      ],
+      settings: { autovacuum: 'off' },
     });
     client = new pg.Client({ connectionString: server.url });
     other = new pg.Client({ connectionString: server.url });
     await Promise.all([client.connect(), other.connect()]);
     await other.query('CREATE SCHEMA app; CREATE TABLE app.things (id int PRIMARY KEY)');
+    const { rows } = await other.query<{ autovacuum: string }>('SHOW autovacuum');
+    expect(rows).toEqual([{ autovacuum: 'off' }]);
     original = client.query;
   }, 120_000);
 
