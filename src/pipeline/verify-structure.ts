@@ -4,7 +4,7 @@ import { openSession } from '../connection/session.js';
 import type { Category } from '../report/findings.js';
 import { compareSchema } from '../schema/compare.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
-import { startDigestRead, type DigestRead } from '../schema/introspect.js';
+import { startDigestRead, type Before, type DigestRead } from '../schema/introspect.js';
 import {
   comparedTables,
   expectedTableDigests,
@@ -105,7 +105,7 @@ export type RecordMode = 'create' | 'existing' | 'never';
 export async function parseWhileReading(
   client: pg.ClientBase,
   expected: ExpectedSource,
-  before: string | undefined,
+  before: Before | undefined,
   helper?: pg.ClientBase,
 ): Promise<{
   schema: ExpectedSchema;
@@ -248,7 +248,7 @@ export async function verifyStructure(
     (!creates || (await ensureVerifiedStateTable(client).then(() => true, notRecorded)));
   // The lookup's fingerprint was taken just now (run passes one only when nothing changed since):
   // it serves as the one before the catalog query.
-  const before = creates ? undefined : checked?.lookup?.fingerprint;
+  const before = creates ? undefined : checked?.lookup;
   const helper = await catalogHelper(ctx, expected);
   const { schema, checkedBy, compared, snapshot, fingerprint, vouched } = await parseWhileReading(
     client,

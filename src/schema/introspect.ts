@@ -48,6 +48,15 @@ const RELATION_KINDS = [
   'policies',
 ] as const satisfies readonly (keyof CatalogRows)[];
 
+/**
+ * A fingerprint the caller took just before the read (a lookup's), with the server's snapshot of
+ * transactions in the same statement when known.
+ */
+export interface Before {
+  readonly fingerprint: string;
+  readonly snapshot?: string;
+}
+
 /** A catalog read for a verification, sent: `finish` completes it (see startDigestRead). */
 export interface DigestRead {
   /**
@@ -73,21 +82,25 @@ export interface DigestRead {
  * caller), the session reads the tables' `shape` digests and the helper their `keys` digests:
  * two server processes for the catalog of thousands of tables. `only` (qualified names) limits the
  * digests to those tables and the ones with an INVALID index. The last fingerprint is taken
- * once every read is done, so that equal fingerprints vouch for all of them; after a pinned
- * snapshot, it is not taken at all when no transaction committed since (see unchangedSince).
+ * once every read is done, so that equal fingerprints vouch for all of them; it is not taken at
+ * all when no transaction committed since the first was (see unchangedSince): the first's
+ * snapshot is the pinned one, or the one `before` carries.
  */
 export async function startDigestRead(
   client: pg.ClientBase,
   schemas: readonly string[],
-  before: string | undefined,
+  before: Before | undefined,
   helper: pg.ClientBase | undefined,
   only?: readonly string[],
 ): Promise<DigestRead> {
   // Known to preflight's session without a wait: the pin goes out before the caller parses.
   const version = knownServerVersion(client) ?? (await serverVersionNum(client));
   const pinned = before === undefined ? await pinSnapshot(client) : undefined;
+  // The snapshot the first fingerprint was taken in, when known.
+  const since = pinned ?? before?.snapshot;
   // On a pipelined session these go out together: fingerprint, first read, end of transaction.
-  const first = pinned === undefined ? Promise.resolve(before ?? '') : readFingerprint(client);
+  const first =
+    pinned === undefined ? Promise.resolve(before?.fingerprint ?? '') : readFingerprint(client);
   // Every kind but the tables' (of the views: their indexes and triggers), and digests.
   const main = readCatalog(
     client,
@@ -116,7 +129,7 @@ export async function startDigestRead(
           ? readCatalog(client, schemas, version, RELATION_KINDS, { tables: read })
           : undefined;
       const after =
-        pinned !== undefined && (await unchangedSince(client, pinned))
+        since !== undefined && (await unchangedSince(client, since))
           ? taken
           : await readFingerprint(client);
       const tableRows = (await tables)?.();
@@ -156,7 +169,7 @@ async function pinSnapshot(client: pg.ClientBase): Promise<string> {
 }
 
 /**
- * Whether no transaction committed since `pinned` was taken: the server's snapshot is the same
+ * Whether no transaction committed since the snapshot `pinned`: the server's snapshot is the same
  * (no transaction id assigned since, none of those then in progress ended). Every change of the
  * catalog that the fingerprint sees is a committed transaction with an id, so the fingerprint is
  * then the one taken in `pinned`, without reading it again (about 60 ms at 5,000 tables). A busy

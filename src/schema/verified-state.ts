@@ -35,6 +35,11 @@ export interface StoredState {
 /** The current fingerprint and the stored state of `key`; undefined when there is no table yet. */
 export interface Lookup {
   readonly fingerprint: string;
+  /**
+   * The server's snapshot of transactions (`pg_current_snapshot()`) in the statement that took
+   * the fingerprint, when the lookup took it itself: see startDigestRead.
+   */
+  readonly snapshot?: string;
   readonly stored: StoredState | undefined;
 }
 
@@ -56,6 +61,7 @@ export async function ensureVerifiedStateTable(client: pg.ClientBase): Promise<v
 
 interface LookupRow {
   fingerprint: string;
+  snapshot: string | null;
   stored: string | null;
   result: string | null;
   verified_at: string | null;
@@ -64,11 +70,13 @@ interface LookupRow {
 /**
  * The lookup of `key` as one statement (the key inlined, for a simple query that may carry other
  * statements): it fails with 42P01 while the table does not exist. Without `fingerprint`, its
- * column is NULL: the caller took the fingerprint itself (see toLookup).
+ * column (and the snapshot's) is NULL: the caller took the fingerprint itself (see toLookup).
  */
 export function lookupSql(client: pg.ClientBase, key: string, fingerprint = true): string {
   const now = fingerprint ? `(${CATALOG_FINGERPRINT})` : 'NULL::text';
-  return `SELECT ${now} AS fingerprint, v.fingerprint AS stored, v.result::text AS result,
+  const snapshot = fingerprint ? 'pg_catalog.pg_current_snapshot()::text' : 'NULL::text';
+  return `SELECT ${now} AS fingerprint, ${snapshot} AS snapshot, v.fingerprint AS stored,
+  v.result::text AS result,
   to_char(v.verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS verified_at
 FROM (SELECT 1) AS one LEFT JOIN ${VERIFIED_STATE_TABLE} v ON v.key = ${client.escapeLiteral(key)}`;
 }
@@ -79,10 +87,11 @@ FROM (SELECT 1) AS one LEFT JOIN ${VERIFIED_STATE_TABLE} v ON v.key = ${client.e
  */
 export function toLookup(row: unknown, fingerprint?: string): Lookup | undefined {
   if (!row) return undefined;
-  const { stored, result, verified_at } = row as LookupRow;
+  const { stored, result, verified_at, snapshot } = row as LookupRow;
   const replay = stored !== null && verified_at !== null ? readResult(result) : undefined;
   return {
     fingerprint: fingerprint ?? (row as LookupRow).fingerprint,
+    ...(fingerprint === undefined && snapshot !== null ? { snapshot } : {}),
     stored:
       replay && stored !== null && verified_at !== null
         ? { fingerprint: stored, result: replay, verifiedAt: verified_at }

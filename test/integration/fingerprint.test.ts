@@ -3,8 +3,10 @@ import { FINGERPRINT_STATEMENT } from '../../src/schema/fingerprint.js';
 import { startDigestRead } from '../../src/schema/introspect.js';
 import {
   ensureVerifiedStateTable,
+  lookupSql,
   lookupVerifiedState,
   storeVerifiedState,
+  toLookup,
 } from '../../src/schema/verified-state.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -196,7 +198,12 @@ describe('catalog fingerprint', () => {
 
 /** A verification's read of the catalog, every table read in full; `before` as the caller's. */
 async function readWithFingerprint(client: pg.ClientBase, before?: string) {
-  const read = await startDigestRead(client, ['public'], before, undefined);
+  const read = await startDigestRead(
+    client,
+    ['public'],
+    before === undefined ? undefined : { fingerprint: before },
+    undefined,
+  );
   return read.finish((digests) => ({ read: digests.map((row) => row.oid) }));
 }
 
@@ -232,6 +239,14 @@ describe('verified state', () => {
     expect(found?.stored?.fingerprint).toBe(found?.fingerprint);
     expect(found?.stored?.verifiedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect((await lookupVerifiedState(client, 'k2'))?.stored).toBeUndefined();
+  });
+
+  test('carries the snapshot of the statement that took its fingerprint, not of one given it', async () => {
+    await ensureVerifiedStateTable(client);
+    const own = await lookupVerifiedState(client, 'k1');
+    expect(own?.snapshot).toMatch(/^\d+:\d+:/);
+    const { rows } = await client.query(lookupSql(client, 'k1', false));
+    expect(toLookup(rows[0], 'given')).toEqual({ fingerprint: 'given', stored: own?.stored });
   });
 
   test('keeps the newest 20 keys only', async () => {

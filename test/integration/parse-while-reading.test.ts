@@ -3,6 +3,7 @@ import { parseWhileReading } from '../../src/pipeline/verify-structure.js';
 import type { ExpectedSource } from '../../src/schema/expected-file.js';
 import { FINGERPRINT_STATEMENT } from '../../src/schema/fingerprint.js';
 import type { ExpectedSchema } from '../../src/schema/types.js';
+import { ensureVerifiedStateTable, lookupVerifiedState } from '../../src/schema/verified-state.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../helpers/embedded.mjs';
 import { TEST_PASSWORD } from '../helpers/secrets.mjs';
@@ -234,6 +235,22 @@ describe('the last fingerprint, on a server where nothing else commits', () => {
     const { rows } = await other.query<{ fingerprint: string }>(FINGERPRINT_STATEMENT);
     expect(fingerprint).toBe(rows[0]?.fingerprint);
   });
+
+  it.each([
+    ['nothing', undefined, 0],
+    ['a write that changes no catalog', 'INSERT INTO app.things VALUES (2)', 1],
+  ])(
+    "after a lookup, is the lookup's when %s committed meanwhile (read again: %d)",
+    async (_name, sql, reads) => {
+      await ensureVerifiedStateTable(other);
+      const lookup = await lookupVerifiedState(client, 'k');
+      expect(lookup?.snapshot).toMatch(/^\d+:\d+:/);
+      if (sql) commitBeforeTheCheck(sql);
+      const { fingerprint } = await parseWhileReading(client, expected(), lookup);
+      expect(fingerprints()).toBe(reads);
+      expect(fingerprint).toBe(lookup?.fingerprint);
+    },
+  );
 
   it('is read again, and none is recorded, when a change of the catalog committed meanwhile', async () => {
     commitBeforeTheCheck('CREATE INDEX things_late ON app.things (id DESC)');
