@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { rememberServerVersion } from '../../src/connection/server-version.js';
 
 /** The server every integration test uses (set by the global setup when not given). */
 export function adminUrl(): string {
@@ -24,6 +25,20 @@ export async function runSql(url: string, sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A client connected to `url` that knows the server's version, as preflight's session does when
+ * it opens (the catalog queries read it from there).
+ */
+export async function connectAsSession(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query<{ v: string }>(
+    "SELECT current_setting('server_version_num') AS v",
+  );
+  rememberServerVersion(client, Number(rows[0]?.v));
+  return client;
 }
 
 /** A fresh, empty database; `drop()` removes it (terminating leftover sessions). */

@@ -2,22 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { rememberServerVersion } from '../../src/connection/server-version.js';
 import type { Finding } from '../../src/report/findings.js';
 import { compareSchema } from '../../src/schema/compare.js';
 import { loadExpectedSchema, writeExpectedSchema } from '../../src/schema/expected-file.js';
 import { introspectSchema, snapshotToExpected } from '../../src/schema/introspect.js';
 import type { SchemaSnapshot } from '../../src/schema/types.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { connectAsSession, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 async function withClient<T>(db: TestDatabase, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  // As preflight's session does when it opens: the server version is known before the catalog.
-  const { rows } = await client.query<{ v: string }>(
-    "SELECT current_setting('server_version_num') AS v",
-  );
-  rememberServerVersion(client, Number(rows[0]?.v));
+  const client = await connectAsSession(db.url);
   try {
     return await fn(client);
   } finally {

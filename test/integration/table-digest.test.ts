@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { rememberServerVersion } from '../../src/connection/server-version.js';
 import { parseWhileReading } from '../../src/pipeline/verify-structure.js';
 import type { Finding } from '../../src/report/findings.js';
 import { compareSchema } from '../../src/schema/compare.js';
@@ -12,7 +11,7 @@ import {
 } from '../../src/schema/introspect.js';
 import { expectedTableDigests } from '../../src/schema/table-digest.js';
 import { schemasOf, type ExpectedSchema } from '../../src/schema/types.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { connectAsSession, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 // Every property a table's digest covers, and names and texts that JSON must escape: the server's
 // canonical text and the one built from the file have to agree to the byte.
@@ -101,15 +100,7 @@ const DRIFTS: readonly (readonly [string, string, string])[] = [
   ['a table added', 'CREATE TABLE extra (id int)', 'public.extra'],
 ];
 
-async function connect(db: TestDatabase): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  const { rows } = await client.query<{ v: string }>(
-    "SELECT current_setting('server_version_num') AS v",
-  );
-  rememberServerVersion(client, Number(rows[0]?.v));
-  return client;
-}
+const connect = (db: TestDatabase): Promise<pg.Client> => connectAsSession(db.url);
 
 /** The server's digests of the tables of `schemas` (`only` those named; on `helper` too when given). */
 async function serverDigests(
