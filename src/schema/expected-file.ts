@@ -47,6 +47,9 @@ export async function readExpectedSource(path: string): Promise<ExpectedSource> 
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   let parsed: ExpectedSchema | undefined;
+  let text: string | undefined;
+  // Where snapshot writes the hints: decoded once, for both.
+  const head = (): string => (text ??= bytes.subarray(0, HINT_BYTES).toString('utf8'));
   return {
     path,
     sha256,
@@ -59,11 +62,10 @@ export async function readExpectedSource(path: string): Promise<ExpectedSource> 
       return parsed !== undefined;
     },
     exhaustiveHint() {
-      return /"exhaustive"\s*:\s*true\b/.test(bytes.subarray(0, HINT_BYTES).toString('utf8'));
+      return /"exhaustive"\s*:\s*true\b/.test(head());
     },
     schemasHint() {
-      const head = bytes.subarray(0, HINT_BYTES).toString('utf8');
-      const match = /"schemas"\s*:\s*(\[[^\]]*\])/.exec(head);
+      const match = /"schemas"\s*:\s*(\[[^\]]*\])/.exec(head());
       if (!match?.[1]) return undefined;
       try {
         const value: unknown = JSON.parse(match[1]);

@@ -68,14 +68,17 @@ function rows<T>(collection: Named<T> | undefined, toRow: ToRow<T>): unknown[][]
   return out;
 }
 
+/** A text per part of a table: its canonical texts, or their digests. */
+type PerPart = Readonly<Record<DigestPart, string>>;
+
 /** A table's digest per part. */
-export type TableDigests = Readonly<Record<DigestPart, string>>;
+export type TableDigests = PerPart;
 
 /**
  * The canonical texts of an expected table's parts; undefined when the file does not describe it
  * whole, or lists an INVALID index (then the table is always read).
  */
-export function canonicalTableTexts(t: TableExpectation): TableDigests | undefined {
+export function canonicalTableTexts(t: TableExpectation): PerPart | undefined {
   const scalars = complete([
     t.kind,
     t.partitionKey,
