@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type pg from 'pg';
 import { tryLock, type LockTry } from '../lock/advisory-lock.js';
 import type { CommandContext } from '../pipeline/context.js';
-import { readFingerprint } from '../schema/fingerprint.js';
+import { takeFingerprint, type TakenFingerprint } from '../schema/fingerprint.js';
 import {
   readListedMigrations,
   readMigrationsDirectory,
@@ -54,7 +54,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     // In this order on the wire: the lock, then the fingerprint.
     const sent = connected.then((client) => {
       const lock = tryLock(client, key);
-      const fingerprint = fingerprinting ? readFingerprint(client) : undefined;
+      const fingerprint = fingerprinting ? takeFingerprint(client) : undefined;
       lock.catch(() => undefined);
       fingerprint?.catch(() => undefined);
       return { lock, fingerprint };
@@ -123,7 +123,7 @@ interface Prepared {
   /** The fingerprint sent behind the first try of the lock (none under --full-verify). */
   readonly sent: Promise<{
     readonly lock: Promise<LockTry>;
-    readonly fingerprint: Promise<string> | undefined;
+    readonly fingerprint: Promise<TakenFingerprint> | undefined;
   }>;
 }
 

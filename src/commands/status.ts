@@ -3,6 +3,7 @@ import type { CommandContext } from '../pipeline/context.js';
 import { assertNoConflicts, loadMigrations, planFromDatabase } from '../pipeline/migrate-step.js';
 import { loadSeeds } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
+import { fingerprintOnOpen, lookupBehind } from '../pipeline/precheck.js';
 import { loadExpected, verifyExisting } from '../pipeline/verify-step.js';
 
 /**
@@ -13,31 +14,39 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   const set = loadMigrations(ctx);
   const seeds = loadSeeds(ctx);
   const expected = await loadExpected(ctx);
-  return withSession(ctx, async (session) => {
-    const plan = await planFromDatabase(ctx, session, set);
-    assertNoConflicts(plan);
-    for (const file of plan.pending) {
-      ctx.logger.info({ event: 'status.pending', migration: file.name }, `pending: ${file.name}`);
-    }
-    ctx.logger.info(
-      {
-        event: 'status.result',
-        applied: plan.applied.length,
-        pending: plan.pending.length,
-        total: set.files.length,
-      },
-      plan.pending.length
-        ? `${plan.pending.length} pending migration(s)`
-        : 'all migrations applied',
-    );
-    let drift = false;
-    try {
-      await verifyExisting(ctx, session.client, expected, seeds);
-    } catch (error) {
-      if (!(error instanceof DriftError)) throw error;
-      drift = true;
-    }
-    if (plan.pending.length > 0) return ExitCode.pending;
-    return drift ? ExitCode.drift : ExitCode.ok;
-  });
+  return withSession(
+    ctx,
+    async (session, early) => {
+      // On the wire behind the fingerprint: the history, then the lookup (see verify).
+      const planned = planFromDatabase(ctx, session, set);
+      planned.catch(() => undefined);
+      const precheck = lookupBehind(ctx, session.client, expected, early);
+      const plan = await planned;
+      assertNoConflicts(plan);
+      for (const file of plan.pending) {
+        ctx.logger.info({ event: 'status.pending', migration: file.name }, `pending: ${file.name}`);
+      }
+      ctx.logger.info(
+        {
+          event: 'status.result',
+          applied: plan.applied.length,
+          pending: plan.pending.length,
+          total: set.files.length,
+        },
+        plan.pending.length
+          ? `${plan.pending.length} pending migration(s)`
+          : 'all migrations applied',
+      );
+      let drift = false;
+      try {
+        await verifyExisting(ctx, session.client, expected, seeds, await precheck);
+      } catch (error) {
+        if (!(error instanceof DriftError)) throw error;
+        drift = true;
+      }
+      if (plan.pending.length > 0) return ExitCode.pending;
+      return drift ? ExitCode.drift : ExitCode.ok;
+    },
+    fingerprintOnOpen(ctx, expected),
+  );
 }

@@ -5,6 +5,7 @@ import type { CommandContext } from '../pipeline/context.js';
 import { assertNoConflicts, loadMigrations, planFromDatabase } from '../pipeline/migrate-step.js';
 import { loadSeeds } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
+import { fingerprintOnOpen, lookupBehind } from '../pipeline/precheck.js';
 import { loadExpected, verifyExisting } from '../pipeline/verify-step.js';
 
 /** The migrations, when there is a directory to read (an absent default is not an error here). */
@@ -22,22 +23,31 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
   const set = migrationsIfPresent(ctx);
   const seeds = loadSeeds(ctx);
   const expected = await loadExpected(ctx);
-  await withSession(ctx, async (session) => {
-    const plan = set ? await planFromDatabase(ctx, session, set) : undefined;
-    let drift: DriftError | undefined;
-    try {
-      await verifyExisting(ctx, session.client, expected, seeds);
-    } catch (error) {
-      if (!(error instanceof DriftError)) throw error;
-      drift = error;
-    }
-    if (plan) assertNoConflicts(plan);
-    if (drift) throw drift;
-    if (plan && plan.pending.length > 0) {
-      throw new DriftError(
-        `${plan.pending.length} migration(s) not applied: ${plan.pending.map((f) => f.name).join(', ')}`,
-      );
-    }
-  });
+  await withSession(
+    ctx,
+    async (session, early) => {
+      // On the wire behind the fingerprint, in this order: the history, then the lookup (the
+      // file is hashed for its key meanwhile).
+      const planned = set ? planFromDatabase(ctx, session, set) : undefined;
+      planned?.catch(() => undefined);
+      const precheck = lookupBehind(ctx, session.client, expected, early);
+      const plan = await planned;
+      let drift: DriftError | undefined;
+      try {
+        await verifyExisting(ctx, session.client, expected, seeds, await precheck);
+      } catch (error) {
+        if (!(error instanceof DriftError)) throw error;
+        drift = error;
+      }
+      if (plan) assertNoConflicts(plan);
+      if (drift) throw drift;
+      if (plan && plan.pending.length > 0) {
+        throw new DriftError(
+          `${plan.pending.length} migration(s) not applied: ${plan.pending.map((f) => f.name).join(', ')}`,
+        );
+      }
+    },
+    fingerprintOnOpen(ctx, expected),
+  );
   return 0;
 }

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { isUndefinedTable, type HistoryStore } from '../migrations/history.js';
 import type { AppliedMigration } from '../migrations/types.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
+import { takeFingerprint, type TakenFingerprint } from '../schema/fingerprint.js';
 import {
   isStateTableProblem,
   lookupSql,
@@ -45,6 +46,75 @@ export async function precheckVerifiedState(
   };
 }
 
+/** What a read-only command (verify, status) sends as soon as its session opens. */
+export interface EarlyFingerprint {
+  /** The catalog fingerprint, when a lookup of the file's verified state will follow. */
+  readonly fingerprint: Promise<TakenFingerprint> | undefined;
+}
+
+/**
+ * withSession's `prepare` of verify and status: the fingerprint goes out right behind the
+ * session's settings, first of all, since the server takes longest over it (about 0.2 s on a new
+ * connection at 5,000 tables): the history read and the lookup follow it on the wire, and the file
+ * is hashed meanwhile (see precheckWithFingerprint).
+ */
+export function fingerprintOnOpen(
+  ctx: CommandContext,
+  expected: ExpectedSource | undefined,
+): (connected: Promise<pg.Client>) => EarlyFingerprint {
+  return (connected) => {
+    if (!expected || ctx.config.fullVerify) return { fingerprint: undefined };
+    const fingerprint = connected.then(takeFingerprint);
+    // Awaited by the lookup; a failure before then must not count as unhandled.
+    fingerprint.catch(() => undefined);
+    return { fingerprint };
+  };
+}
+
+/**
+ * The lookup of a file's verified state with a fingerprint the caller sent already (see
+ * takeFingerprint): the file is hashed for its key while the server takes the fingerprint, and
+ * the lookup goes out behind it. The lookup is undefined when preflight's table does not exist
+ * or cannot serve (see isStateTableProblem); undefined under --full-verify.
+ */
+export async function precheckWithFingerprint(
+  ctx: CommandContext,
+  client: pg.ClientBase,
+  expected: ExpectedSource,
+  fingerprint: Promise<TakenFingerprint>,
+): Promise<Precheck | undefined> {
+  if (ctx.config.fullVerify) return undefined;
+  const key = verifiedStateKey(expected, ctx.config.strict);
+  const lookup = client.query(lookupSql(client, key, false)).then(
+    ({ rows }) => rows[0] as unknown,
+    (error: unknown) => {
+      if (isStateTableProblem(error)) return undefined;
+      throw error;
+    },
+  );
+  lookup.catch(() => undefined);
+  const taken = await fingerprint;
+  return { lookup: toLookup(await lookup, taken) };
+}
+
+/**
+ * verify's and status's lookup, sent now behind the fingerprint that fingerprintOnOpen sent (the
+ * file hashed meanwhile); resolves to undefined when there is none (no file, --full-verify).
+ */
+export function lookupBehind(
+  ctx: CommandContext,
+  client: pg.ClientBase,
+  expected: ExpectedSource | undefined,
+  early: EarlyFingerprint,
+): Promise<Precheck | undefined> {
+  const precheck =
+    expected && early.fingerprint
+      ? precheckWithFingerprint(ctx, client, expected, early.fingerprint)
+      : Promise.resolve(undefined);
+  precheck.catch(() => undefined);
+  return precheck;
+}
+
 /**
  * `run`'s first reads under the lock, in one round trip: the history and the fingerprint lookup,
  * sent at once so that the server works while the caller reads the migration files. When either
@@ -56,7 +126,7 @@ export async function readHistoryAndPrecheck(
   client: pg.ClientBase,
   store: HistoryStore,
   expected: ExpectedSource | undefined,
-  fingerprint?: Promise<string>,
+  fingerprint?: Promise<TakenFingerprint>,
 ): Promise<{ history: AppliedMigration[]; precheck: Precheck | undefined }> {
   if (!expected || ctx.config.fullVerify) {
     return { history: await store.read(client), precheck: undefined };

@@ -119,6 +119,7 @@ export function verifyExisting(
   client: pg.ClientBase,
   expected: ExpectedSource | undefined,
   seeds: readonly SeedFile[] | undefined,
+  precheck?: Precheck,
 ): Promise<void> {
-  return verifyDatabase(ctx, client, expected, seedRowsCheck(seeds), 'existing', undefined, seeds);
+  return verifyDatabase(ctx, client, expected, seedRowsCheck(seeds), 'existing', precheck, seeds);
 }

@@ -15,10 +15,14 @@ const readFile = promisify(readFileCallback);
 const rename = promisify(renameCallback);
 const writeFile = promisify(writeFileCallback);
 
-/** An expected-schema file as read: hashed at once, parsed and validated only when needed. */
+/** An expected-schema file as read: hashed, parsed and validated only when needed. */
 export interface ExpectedSource {
   readonly path: string;
-  /** SHA-256 of the file's bytes, hex: the key of its verified state (verified-state.ts). */
+  /**
+   * SHA-256 of the file's bytes, hex: the key of its verified state (verified-state.ts). Computed
+   * when first asked (tens of milliseconds at thousands of tables), so that a caller can send its
+   * first queries before.
+   */
   readonly sha256: string;
   /** The file's size in bytes (a measure of the schema's size before parsing it). */
   readonly size: number;
@@ -45,14 +49,16 @@ export async function readExpectedSource(path: string): Promise<ExpectedSource> 
   } catch (error) {
     throw new ConfigError([`expected-schema file ${path} ${unreadable(error)}`], { cause: error });
   }
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  let sha256: string | undefined;
   let parsed: ExpectedSchema | undefined;
   let text: string | undefined;
   // Where snapshot writes the hints: decoded once, for both.
   const head = (): string => (text ??= bytes.subarray(0, HINT_BYTES).toString('utf8'));
   return {
     path,
-    sha256,
+    get sha256() {
+      return (sha256 ??= createHash('sha256').update(bytes).digest('hex'));
+    },
     size: bytes.length,
     schema() {
       parsed ??= parseExpectedSchema(bytes.toString('utf8'), path);

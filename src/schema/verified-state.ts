@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Category, Finding } from '../report/findings.js';
-import { CATALOG_FINGERPRINT } from './fingerprint.js';
+import { CATALOG_FINGERPRINT, type TakenFingerprint } from './fingerprint.js';
 import type { StoredSeedTable } from '../seeds/catalog.js';
 import type { Assertion } from './types.js';
 
@@ -37,7 +37,7 @@ export interface Lookup {
   readonly fingerprint: string;
   /**
    * The server's snapshot of transactions (`pg_current_snapshot()`) in the statement that took
-   * the fingerprint, when the lookup took it itself: see startDigestRead.
+   * the fingerprint, when known: see startDigestRead.
    */
   readonly snapshot?: string;
   readonly stored: StoredState | undefined;
@@ -82,16 +82,17 @@ FROM (SELECT 1) AS one LEFT JOIN ${VERIFIED_STATE_TABLE} v ON v.key = ${client.e
 }
 
 /**
- * What lookupSql's one row says (with `fingerprint` when the caller took it); a stored state that
- * does not read back is no state.
+ * What lookupSql's one row says (with the fingerprint `taken`, and its snapshot, when the caller
+ * took it); a stored state that does not read back is no state.
  */
-export function toLookup(row: unknown, fingerprint?: string): Lookup | undefined {
+export function toLookup(row: unknown, taken?: TakenFingerprint): Lookup | undefined {
   if (!row) return undefined;
-  const { stored, result, verified_at, snapshot } = row as LookupRow;
+  const { stored, result, verified_at } = row as LookupRow;
   const replay = stored !== null && verified_at !== null ? readResult(result) : undefined;
+  const snapshot = taken ? taken.snapshot : ((row as LookupRow).snapshot ?? undefined);
   return {
-    fingerprint: fingerprint ?? (row as LookupRow).fingerprint,
-    ...(fingerprint === undefined && snapshot !== null ? { snapshot } : {}),
+    fingerprint: taken?.fingerprint ?? (row as LookupRow).fingerprint,
+    ...(snapshot !== undefined ? { snapshot } : {}),
     stored:
       replay && stored !== null && verified_at !== null
         ? { fingerprint: stored, result: replay, verifiedAt: verified_at }

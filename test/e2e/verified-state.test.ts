@@ -296,6 +296,38 @@ describe('the verified state (catalog fingerprint)', () => {
     }
   });
 
+  it('verify and status look it up as run does; without preflight_verification they read in full', async () => {
+    const other = await createTestDatabase('pf_state_readonly');
+    try {
+      expect((await preflight(['run'], other.url)).exitCode).toBe(0);
+      // No table: the lookup fails on the server, and is no error.
+      await sql('DROP TABLE preflight_verification', other.url);
+      for (const command of ['verify', 'status']) {
+        const read = await preflight([command], other.url);
+        expect(read.exitCode).toBe(0);
+        expect(read.report.verification.method).toBe('catalog');
+      }
+      expect((await preflight(['run'], other.url)).report.verification.method).toBe('catalog');
+      for (const command of ['verify', 'status']) {
+        const replayed = await preflight([command], other.url);
+        expect(replayed.exitCode).toBe(0);
+        expect(replayed.report.verification.method).toBe('fingerprint');
+      }
+      // A change: the fingerprint taken first no longer matches, so both read in full and find it.
+      await sql('ALTER TABLE team_roles ALTER COLUMN name DROP NOT NULL', other.url);
+      for (const command of ['verify', 'status']) {
+        const drift = await preflight([command], other.url);
+        expect(drift.exitCode).toBe(8);
+        expect(drift.report.verification.method).toBe('catalog');
+        expect(drift.report.verification.findings).toContainEqual(
+          expect.objectContaining({ object: 'public.team_roles.name', severity: 'error' }),
+        );
+      }
+    } finally {
+      await other.drop();
+    }
+  });
+
   it('works the same with the prisma layout and its history table', async () => {
     const other = await createTestDatabase('pf_state_prisma');
     const dir = scratchDir();

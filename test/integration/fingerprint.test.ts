@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { FINGERPRINT_STATEMENT } from '../../src/schema/fingerprint.js';
+import { FINGERPRINT_STATEMENT, takeFingerprint } from '../../src/schema/fingerprint.js';
 import { startDigestRead } from '../../src/schema/introspect.js';
 import {
   ensureVerifiedStateTable,
@@ -241,12 +241,15 @@ describe('verified state', () => {
     expect((await lookupVerifiedState(client, 'k2'))?.stored).toBeUndefined();
   });
 
-  test('carries the snapshot of the statement that took its fingerprint, not of one given it', async () => {
+  test('carries the snapshot of the statement that took its fingerprint, its own or the one given', async () => {
     await ensureVerifiedStateTable(client);
     const own = await lookupVerifiedState(client, 'k1');
     expect(own?.snapshot).toMatch(/^\d+:\d+:/);
+    const taken = await takeFingerprint(client);
+    expect(taken.fingerprint).toBe(own?.fingerprint);
+    expect(taken.snapshot).toMatch(/^\d+:\d+:/);
     const { rows } = await client.query(lookupSql(client, 'k1', false));
-    expect(toLookup(rows[0], 'given')).toEqual({ fingerprint: 'given', stored: own?.stored });
+    expect(toLookup(rows[0], taken)).toEqual({ ...taken, stored: own?.stored });
   });
 
   test('keeps the newest 20 keys only', async () => {
