@@ -11,6 +11,7 @@ import type { CommandContext } from '../pipeline/context.js';
 import { parseArgs, type CommandName } from './args.js';
 import { helpText } from './help.js';
 import { VERSION } from '../version.js';
+import { settled } from '../connection/background.js';
 
 /** What the entry hands to main: the only place that knows about `process`. */
 export interface MainIo {
@@ -60,6 +61,8 @@ export async function main(io: MainIo): Promise<Outcome> {
     secrets: config.database?.password ? [config.database.password] : [],
   });
   const exitCode = await execute(config, logger, io);
+  // Connections being closed or cancelling a statement: done before main returns (see bin).
+  await settled();
   const app = config.exec[0];
   if (exitCode !== 0 || app === undefined) return { exitCode };
   // Only the command name: arguments may carry secrets.

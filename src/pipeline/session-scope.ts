@@ -7,6 +7,7 @@ import {
   type Session,
 } from '../connection/session.js';
 import { asConnectionLost } from '../connection/connection-lost.js';
+import { inBackground } from '../connection/background.js';
 import { ConfigError } from '../errors.js';
 import type { CommandContext, EarlyConnection } from './context.js';
 
@@ -28,7 +29,7 @@ export function connectEarly(ctx: CommandContext): EarlyConnection | undefined {
   // Closed as any session is: waiting for the server (a dropped session may hold the lock).
   const drop = (): void => {
     dropped.abort(new Error('the early connection was dropped'));
-    void client.then(closeClient, () => undefined);
+    inBackground(client.then(closeClient));
   };
   let taken = false;
   return {
@@ -79,15 +80,12 @@ export async function withSession<T, P = undefined>(
   } catch (error) {
     dropped.abort(error);
     early?.drop();
-    void opening.then(
-      (session) => closeClient(session.client),
-      () => undefined,
-    );
+    inBackground(opening.then((session) => closeClient(session.client)));
     throw error;
   }
   const session = await opening;
   const onAbort = (): void => {
-    void cancelRunningStatement(session);
+    inBackground(cancelRunningStatement(session));
   };
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
