@@ -77,7 +77,7 @@ export function fingerprintOnOpen(
  * the lookup goes out behind it. The lookup is undefined when preflight's table does not exist
  * or cannot serve (see isStateTableProblem); undefined under --full-verify.
  */
-export async function precheckWithFingerprint(
+async function precheckWithFingerprint(
   ctx: CommandContext,
   client: pg.ClientBase,
   expected: ExpectedSource,
