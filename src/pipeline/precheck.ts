@@ -56,7 +56,7 @@ export interface EarlyFingerprint {
  * withSession's `prepare` of verify and status: the fingerprint goes out right behind the
  * session's settings, first of all, since the server takes longest over it (about 0.2 s on a new
  * connection at 5,000 tables): the history read and the lookup follow it on the wire, and the file
- * is hashed meanwhile (see precheckWithFingerprint).
+ * is hashed meanwhile (see lookupBehind).
  */
 export function fingerprintOnOpen(
   ctx: CommandContext,
@@ -72,18 +72,18 @@ export function fingerprintOnOpen(
 }
 
 /**
- * The lookup of a file's verified state with a fingerprint the caller sent already (see
- * takeFingerprint): the file is hashed for its key while the server takes the fingerprint, and
- * the lookup goes out behind it. The lookup is undefined when preflight's table does not exist
- * or cannot serve (see isStateTableProblem); undefined under --full-verify.
+ * verify's and status's lookup of the file's verified state, sent now, behind the fingerprint that
+ * fingerprintOnOpen sent: the file is hashed for its key while the server takes the fingerprint.
+ * Resolves to undefined when there is nothing to look up (no file, --full-verify), and to no lookup
+ * when preflight's table does not exist or cannot serve (see isStateTableProblem).
  */
-async function precheckWithFingerprint(
+export function lookupBehind(
   ctx: CommandContext,
   client: pg.ClientBase,
-  expected: ExpectedSource,
-  fingerprint: Promise<TakenFingerprint>,
+  expected: ExpectedSource | undefined,
+  early: EarlyFingerprint,
 ): Promise<Precheck | undefined> {
-  if (ctx.config.fullVerify) return undefined;
+  if (!expected || !early.fingerprint) return Promise.resolve(undefined);
   const key = verifiedStateKey(expected, ctx.config.strict);
   const lookup = client.query(lookupSql(client, key, false)).then(
     ({ rows }) => rows[0] as unknown,
@@ -92,25 +92,10 @@ async function precheckWithFingerprint(
       throw error;
     },
   );
-  lookup.catch(() => undefined);
-  const taken = await fingerprint;
-  return { lookup: toLookup(await lookup, taken) };
-}
-
-/**
- * verify's and status's lookup, sent now behind the fingerprint that fingerprintOnOpen sent (the
- * file hashed meanwhile); resolves to undefined when there is none (no file, --full-verify).
- */
-export function lookupBehind(
-  ctx: CommandContext,
-  client: pg.ClientBase,
-  expected: ExpectedSource | undefined,
-  early: EarlyFingerprint,
-): Promise<Precheck | undefined> {
-  const precheck =
-    expected && early.fingerprint
-      ? precheckWithFingerprint(ctx, client, expected, early.fingerprint)
-      : Promise.resolve(undefined);
+  const precheck = Promise.all([early.fingerprint, lookup]).then(([taken, row]) => ({
+    lookup: toLookup(row, taken),
+  }));
+  // Awaited by the caller once the history is read; a failure before then is not unhandled.
   precheck.catch(() => undefined);
   return precheck;
 }
