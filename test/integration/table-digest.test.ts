@@ -78,7 +78,7 @@ const DRIFTS: readonly (readonly [string, string, string])[] = [
     'ALTER TABLE billing.rates ALTER COLUMN rate DROP DEFAULT',
     'billing.rates',
   ],
-  ['NOT NULL dropped', 'ALTER TABLE events ALTER COLUMN kind SET NOT NULL', 'public.events'],
+  ['NOT NULL set', 'ALTER TABLE events ALTER COLUMN kind SET NOT NULL', 'public.events'],
   [
     'an index renamed',
     'ALTER INDEX customers_desc RENAME TO customers_by_date',
