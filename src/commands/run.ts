@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type pg from 'pg';
 import { tryLock, type LockTry } from '../lock/advisory-lock.js';
 import type { CommandContext } from '../pipeline/context.js';
@@ -26,10 +25,11 @@ import {
   seedDatabase,
   seedRowsCheck,
 } from '../pipeline/seed-step.js';
-import { loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
+import { expectedFileMayExist, loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
 import { isLarge } from '../pipeline/verify-structure.js';
 import { precheckMatches, readHistoryAndPrecheck, type Precheck } from '../pipeline/precheck.js';
 import { tuneForBulkWork } from '../v8-tuning.js';
+import { loginFirst } from '../pipeline/session-scope.js';
 import { withCheckedLock } from './migrate.js';
 
 /**
@@ -62,14 +62,17 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     const firstTry = sent.then((s) => s.lock);
     sent.catch(() => undefined);
     firstTry.catch(() => undefined);
-    // Between the steps, a turn of the event loop lets the connection go on with its login, and
-    // these go out as soon as it is done.
-    const turn = (): Promise<unknown> => new Promise((resolve) => setImmediate(resolve));
-    await turn();
+    // Read on the thread pool meanwhile; its errors come after those of the steps before it.
+    const reading = loadExpected(ctx);
+    reading.catch(() => undefined);
+    // The login first (see loginFirst): the lock and the fingerprint go out as soon as it is
+    // done, and the server takes the fingerprint while the files are read here.
+    await loginFirst(sent);
     const listing = listMigrationsStep(ctx, directory);
-    await turn();
+    // A turn of the event loop between the steps, for whatever the connection has to do.
+    await new Promise((resolve) => setImmediate(resolve));
     const seeds = loadSeeds(ctx);
-    const expected = await loadExpected(ctx);
+    const expected = await reading;
     return { listing, layout: listing.layout, seeds, expected, firstTry, sent };
   };
   await withCheckedLock(ctx, prepare, async (session, held, prepared, granted) => {
@@ -125,9 +128,4 @@ interface Prepared {
     readonly lock: Promise<LockTry>;
     readonly fingerprint: Promise<TakenFingerprint> | undefined;
   }>;
-}
-
-/** Whether loadExpected may find a file (it may still be unreadable): worth a fingerprint. */
-function expectedFileMayExist(ctx: CommandContext): boolean {
-  return ctx.config.expect.explicit || existsSync(ctx.config.expect.path);
 }

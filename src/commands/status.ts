@@ -1,22 +1,26 @@
 import { DriftError, ExitCode } from '../errors.js';
+import type { MigrationSet } from '../migrations/types.js';
+import type { SeedFile } from '../seeds/types.js';
 import type { CommandContext } from '../pipeline/context.js';
 import { assertNoConflicts, loadMigrations, planFromDatabase } from '../pipeline/migrate-step.js';
 import { loadSeeds } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
-import { fingerprintOnOpen, lookupBehind } from '../pipeline/precheck.js';
-import { loadExpected, verifyExisting } from '../pipeline/verify-step.js';
+import { lookupBehind, readWhileConnecting, type ReadOnlyStart } from '../pipeline/precheck.js';
+import { verifyExisting } from '../pipeline/verify-step.js';
+
+/** The files status reads while connecting. */
+type Files = { set: MigrationSet; seeds: SeedFile[] | undefined };
 
 /**
  * `preflight status`: the read-only plan and the drift report. Exit 6 on history conflicts, 9
  * when migrations are pending (the drift they would fix is shown, not counted), 8 on drift, else 0.
  */
 export async function statusCommand(ctx: CommandContext): Promise<number> {
-  const set = loadMigrations(ctx);
-  const seeds = loadSeeds(ctx);
-  const expected = await loadExpected(ctx);
   return withSession(
     ctx,
-    async (session, early) => {
+    async (session, early: ReadOnlyStart<Files>) => {
+      const { set, seeds } = early.files;
+      const { expected } = early;
       // On the wire behind the fingerprint: the history, then the lookup (see verify).
       const planned = planFromDatabase(ctx, session, set);
       planned.catch(() => undefined);
@@ -47,6 +51,6 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
       if (plan.pending.length > 0) return ExitCode.pending;
       return drift ? ExitCode.drift : ExitCode.ok;
     },
-    fingerprintOnOpen(ctx, expected),
+    readWhileConnecting(ctx, () => ({ set: loadMigrations(ctx), seeds: loadSeeds(ctx) })),
   );
 }

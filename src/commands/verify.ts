@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { DriftError } from '../errors.js';
 import type { MigrationSet } from '../migrations/types.js';
+import type { SeedFile } from '../seeds/types.js';
 import type { CommandContext } from '../pipeline/context.js';
 import { assertNoConflicts, loadMigrations, planFromDatabase } from '../pipeline/migrate-step.js';
 import { loadSeeds } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
-import { fingerprintOnOpen, lookupBehind } from '../pipeline/precheck.js';
-import { loadExpected, verifyExisting } from '../pipeline/verify-step.js';
+import { lookupBehind, readWhileConnecting, type ReadOnlyStart } from '../pipeline/precheck.js';
+import { verifyExisting } from '../pipeline/verify-step.js';
 
 /** The migrations, when there is a directory to read (an absent default is not an error here). */
 function migrationsIfPresent(ctx: CommandContext): MigrationSet | undefined {
@@ -14,18 +15,20 @@ function migrationsIfPresent(ctx: CommandContext): MigrationSet | undefined {
   return migrations.explicit || existsSync(migrations.path) ? loadMigrations(ctx) : undefined;
 }
 
+/** The files verify reads while connecting. */
+type Files = { set: MigrationSet | undefined; seeds: SeedFile[] | undefined };
+
 /**
  * `preflight verify`: expected schema, assertions, seed rows and the migration history, like the
  * audit of the origin story; read-only, no lock. Exit 8 on drift (pending migrations included),
  * 6 on a history conflict; the report always shows every check.
  */
 export async function verifyCommand(ctx: CommandContext): Promise<number> {
-  const set = migrationsIfPresent(ctx);
-  const seeds = loadSeeds(ctx);
-  const expected = await loadExpected(ctx);
   await withSession(
     ctx,
-    async (session, early) => {
+    async (session, early: ReadOnlyStart<Files>) => {
+      const { set, seeds } = early.files;
+      const { expected } = early;
       // On the wire behind the fingerprint, in this order: the history, then the lookup (the
       // file is hashed for its key meanwhile).
       const planned = set ? planFromDatabase(ctx, session, set) : undefined;
@@ -47,7 +50,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
         );
       }
     },
-    fingerprintOnOpen(ctx, expected),
+    readWhileConnecting(ctx, () => ({ set: migrationsIfPresent(ctx), seeds: loadSeeds(ctx) })),
   );
   return 0;
 }

@@ -47,6 +47,30 @@ export function connectEarly(ctx: CommandContext): EarlyConnection | undefined {
   };
 }
 
+/** How long a command's `prepare` waits for the login before it reads its files (loginFirst). */
+export const LOGIN_GRACE_MS = 100;
+
+/**
+ * Resolves once `sent` has (the session's first statements are on the wire), or after `graceMs`,
+ * whichever comes first. Reading files holds the event loop, so the server's answer to the login
+ * waits for it, and so does everything the session sends next; waiting idle instead lets those
+ * statements go out at once, and the server works on them while the files are read. A server that
+ * does not answer in time (down, far away) only delays the files' checks by `graceMs`.
+ */
+export async function loginFirst(sent: Promise<unknown>, graceMs = LOGIN_GRACE_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, graceMs);
+  });
+  try {
+    await Promise.race([sent.then(noop, noop), grace]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const noop = (): void => undefined;
+
 /**
  * Connects (waiting as configured), runs `fn` on the one session, and always closes it, which
  * also releases any advisory lock. An abort cancels the running statement on the server. A lost

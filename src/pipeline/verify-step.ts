@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type pg from 'pg';
 import { DriftError } from '../errors.js';
 import type { Category, Finding } from '../report/findings.js';
@@ -27,6 +28,11 @@ export async function loadExpected(ctx: CommandContext): Promise<ExpectedSource 
     ctx.report.warnings.push(warning);
   }
   return expected;
+}
+
+/** Whether loadExpected may find a file (it may still be unreadable): worth a fingerprint. */
+export function expectedFileMayExist(ctx: CommandContext): boolean {
+  return ctx.config.expect.explicit || existsSync(ctx.config.expect.path);
 }
 
 /** Extra checks that come from elsewhere (declarative seed rows), run on the same client. */

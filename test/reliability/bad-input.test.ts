@@ -376,6 +376,30 @@ const CASES: Case[] = [
     setup: (p) => p.write('migrations/1_again.sql', 'select 1;'),
   },
   {
+    // verify and status read their files while the connection waits for the server, too.
+    name: 'duplicate versions for verify, with the server down and a long --wait',
+    exitCode: 2,
+    message: /duplicate migration version 1: 0001_base\.sql and 1_again\.sql/,
+    argv: (p) => ['verify', '--migrations', p.migrations, '--wait', '5m'],
+    env: (p) => ({ DATABASE_URL: withUrl(p.url, (u) => (u.port = '1')) }),
+    setup: (p) => p.write('migrations/1_again.sql', 'select 1;'),
+  },
+  {
+    name: 'an expected-schema file that does not exist, for status, with the server down and a long --wait',
+    exitCode: 2,
+    message: /expected-schema file \/nonexistent\/expected\.json does not exist/,
+    argv: (p) => [
+      'status',
+      '--migrations',
+      p.migrations,
+      '--expect',
+      '/nonexistent/expected.json',
+      '--wait',
+      '5m',
+    ],
+    env: (p) => ({ DATABASE_URL: withUrl(p.url, (u) => (u.port = '1')) }),
+  },
+  {
     name: 'non-UTF-8 bytes',
     exitCode: 2,
     // `run` reads the files' contents under the lock, before it changes anything.
