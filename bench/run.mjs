@@ -190,6 +190,8 @@ async function noopScenario(server, rows) {
     floorName: 'select 1',
     trips: shippedTrips,
   });
+  await dropDatabase(server.url, 'preflight_bench_noop');
+  await dropDatabase(server.url, 'preflight_bench_shipped');
 }
 
 async function countFloorTrips(server) {
@@ -284,6 +286,8 @@ async function verifyScenario(server, rows) {
     ...summarise(runs),
     trips,
   });
+  // Kept for the next --reuse, which saves creating the tables again.
+  if (!options.reuse) await dropDatabase(server.url, database);
 }
 
 async function hasWideSchema(server, database, tables) {

@@ -37,7 +37,7 @@ export function formatTable(rows) {
   ].join('\n');
 }
 
-/** Each target of issue 6 with its measured value and whether it holds; `results` for JSON. */
+/** Each benchmark target with its measured value and whether it holds; `results` for JSON. */
 export function formatTargets(rows) {
   const get = (key) => rows.find((r) => r.key === key);
   const results = [];
