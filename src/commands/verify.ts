@@ -6,7 +6,8 @@ import type { CommandContext } from '../pipeline/context.js';
 import { assertNoConflicts, loadMigrations, planFromDatabase } from '../pipeline/migrate-step.js';
 import { loadSeeds } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
-import { lookupBehind, readWhileConnecting, type ReadOnlyStart } from '../pipeline/precheck.js';
+import { lookupBehind } from '../pipeline/precheck.js';
+import { readWhileConnecting, type ReadOnlyStart } from '../pipeline/read-only-start.js';
 import { verifyExisting } from '../pipeline/verify-step.js';
 
 /** The migrations, when there is a directory to read (an absent default is not an error here). */

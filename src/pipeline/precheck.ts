@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { isUndefinedTable, type HistoryStore } from '../migrations/history.js';
 import type { AppliedMigration } from '../migrations/types.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
-import { takeFingerprint, type TakenFingerprint } from '../schema/fingerprint.js';
+import type { TakenFingerprint } from '../schema/fingerprint.js';
 import {
   isStateTableProblem,
   lookupSql,
@@ -12,8 +12,6 @@ import {
   type Lookup,
 } from '../schema/verified-state.js';
 import { BUILD, VERSION } from '../version.js';
-import { loginFirst } from './session-scope.js';
-import { expectedFileMayExist, loadExpected } from './verify-step.js';
 import type { CommandContext } from './context.js';
 
 /*
@@ -54,45 +52,9 @@ export interface EarlyFingerprint {
   readonly fingerprint: Promise<TakenFingerprint> | undefined;
 }
 
-/** What verify and status read while connecting (see readWhileConnecting). */
-export interface ReadOnlyStart<F> extends EarlyFingerprint {
-  /** What `readFiles` returned. */
-  readonly files: F;
-  /** The expected-schema file, read but not parsed; undefined when an absent default is skipped. */
-  readonly expected: ExpectedSource | undefined;
-}
-
-/**
- * withSession's `prepare` of verify and status. When an expected-schema file may exist, the
- * catalog fingerprint goes out right behind the session's settings, first of all, since the server
- * takes longest over it (about 0.2 s on a new connection at 5,000 tables); the history read and
- * the lookup follow it on the wire (see lookupBehind). The file is read on the thread pool
- * meanwhile (18 MB at 5,000 tables), and `readFiles` (the migrations and seeds, read
- * synchronously) waits for the login first (loginFirst). Errors come in the order of old: those
- * of `readFiles`, then the file's.
- */
-export function readWhileConnecting<F>(
-  ctx: CommandContext,
-  readFiles: () => F,
-): (connected: Promise<pg.Client>) => Promise<ReadOnlyStart<F>> {
-  return async (connected) => {
-    const fingerprint =
-      !ctx.config.fullVerify && expectedFileMayExist(ctx)
-        ? connected.then(takeFingerprint)
-        : undefined;
-    // Awaited by the lookup; a failure before then must not count as unhandled.
-    fingerprint?.catch(() => undefined);
-    const reading = loadExpected(ctx);
-    reading.catch(() => undefined);
-    await loginFirst(connected);
-    const files = readFiles();
-    return { files, expected: await reading, fingerprint };
-  };
-}
-
 /**
  * verify's and status's lookup of the file's verified state, sent now, behind the fingerprint that
- * fingerprintOnOpen sent: the file is hashed for its key while the server takes the fingerprint.
+ * readWhileConnecting sent: the file is hashed for its key while the server takes the fingerprint.
  * Resolves to undefined when there is nothing to look up (no file, --full-verify), and to no lookup
  * when preflight's table does not exist or cannot serve (see isStateTableProblem).
  */

@@ -48,7 +48,7 @@ export function connectEarly(ctx: CommandContext): EarlyConnection | undefined {
 }
 
 /** How long a command's `prepare` waits for the login before it reads its files (loginFirst). */
-export const LOGIN_GRACE_MS = 100;
+const LOGIN_GRACE_MS = 100;
 
 /**
  * Resolves once `sent` has (the session's first statements are on the wire), or after `graceMs`,
