@@ -7,7 +7,7 @@ import {
   readMigrationsDirectory,
   type MigrationListing,
 } from '../migrations/source.js';
-import type { Layout } from '../migrations/types.js';
+import type { AppliedMigration, Layout } from '../migrations/types.js';
 import { seedCatalogFrom } from '../seeds/catalog.js';
 import { declarativeSeeds } from '../seeds/source.js';
 import type { SeedFile } from '../seeds/types.js';
@@ -27,7 +27,12 @@ import {
 } from '../pipeline/seed-step.js';
 import { expectedFileMayExist, loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
 import { isLarge } from '../pipeline/verify-structure.js';
-import { precheckMatches, readHistoryAndPrecheck, type Precheck } from '../pipeline/precheck.js';
+import {
+  lookupBehind,
+  precheckMatches,
+  readHistoryAndPrecheck,
+  type Precheck,
+} from '../pipeline/precheck.js';
 import { tuneForBulkWork } from '../v8-tuning.js';
 import { loginFirst } from '../pipeline/session-scope.js';
 import { withCheckedLock } from './migrate.js';
@@ -45,19 +50,23 @@ import { withCheckedLock } from './migrate.js';
 export async function runCommand(ctx: CommandContext): Promise<number> {
   // The files are read while connecting; the migrations' contents are read under the lock, below.
   // Once the directory is read (its layout names the lock) and the session's settings are sent, the
-  // first try of the lock goes out behind them, and the catalog fingerprint right behind it
-  // (granted at once, the lock is held when the server takes it): the server works meanwhile.
+  // first try of the lock goes out behind them, then the history and the catalog fingerprint, and
+  // the lookup of the file's verified state once the file is read: granted at once, the lock is
+  // held when the server reads them, and the history is here while the server takes the
+  // fingerprint (the slowest of them). Not granted at once, they are of no use and read again.
   const prepare = async (connected: Promise<pg.Client>): Promise<Prepared> => {
     const directory = readMigrationsDirectory(ctx.config.migrations.path);
-    const key = historyStore(directory.layout).lockKey;
+    const store = historyStore(directory.layout);
     const fingerprinting = !ctx.config.fullVerify && expectedFileMayExist(ctx);
-    // In this order on the wire: the lock, then the fingerprint.
+    // In this order on the wire: the lock, the history, the fingerprint.
     const sent = connected.then((client) => {
-      const lock = tryLock(client, key);
+      const lock = tryLock(client, store.lockKey);
+      const history = store.read(client);
       const fingerprint = fingerprinting ? takeFingerprint(client) : undefined;
       lock.catch(() => undefined);
+      history.catch(() => undefined);
       fingerprint?.catch(() => undefined);
-      return { lock, fingerprint };
+      return { client, lock, history, fingerprint };
     });
     const firstTry = sent.then((s) => s.lock);
     sent.catch(() => undefined);
@@ -65,30 +74,27 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     // Read on the thread pool meanwhile; its errors come after those of the steps before it.
     const reading = loadExpected(ctx);
     reading.catch(() => undefined);
-    // The login first (see loginFirst): the lock and the fingerprint go out as soon as it is
-    // done, and the server takes the fingerprint while the files are read here.
+    // The login first (see loginFirst): the lock, the history and the fingerprint go out as soon
+    // as it is done, and the server reads them while the files are read here.
     await loginFirst(sent);
     const listing = listMigrationsStep(ctx, directory);
     // A turn of the event loop between the steps, for whatever the connection has to do.
     await new Promise((resolve) => setImmediate(resolve));
     const seeds = loadSeeds(ctx);
     const expected = await reading;
-    return { listing, layout: listing.layout, seeds, expected, firstTry, sent };
+    const precheck = sent.then((s) => lookupBehind(ctx, s.client, expected, s));
+    precheck.catch(() => undefined);
+    return { listing, layout: listing.layout, seeds, expected, firstTry, sent, precheck };
   };
   await withCheckedLock(ctx, prepare, async (session, held, prepared, granted) => {
     const { listing, seeds, expected } = prepared;
-    // Taken before the lock was granted, the fingerprint is of no use.
-    const fingerprint = granted.atOnce ? (await prepared.sent).fingerprint : undefined;
-    // The history and the fingerprint lookup are sent first, in one round trip, so that the server
-    // works while the migration files are read here (the lookup is in vain when something turns
-    // out to be pending); the lock check runs alongside.
-    const first = readHistoryAndPrecheck(
-      ctx,
-      session.client,
-      historyStore(listing.layout),
-      expected,
-      fingerprint,
-    );
+    // Granted at once, the history and the lookup were read under the lock, and the migration
+    // files are read here while the server takes the fingerprint. Else both are read now, in one
+    // round trip (the lookup in vain when something turns out to be pending), while the files are
+    // read here; the lock check runs alongside.
+    const first = granted.atOnce
+      ? readUnderFirstTry(prepared)
+      : readHistoryAndPrecheck(ctx, session.client, historyStore(listing.layout), expected);
     first.catch(() => undefined);
     const set = readListedMigrations(listing);
     const { history, precheck: looked } = await first;
@@ -117,15 +123,29 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
+/** The history and the lookup that went out behind the first try of the lock, granted at once. */
+async function readUnderFirstTry(
+  prepared: Prepared,
+): Promise<{ history: AppliedMigration[]; precheck: Precheck | undefined }> {
+  const sent = await prepared.sent;
+  const history = await sent.history;
+  return { history, precheck: await prepared.precheck };
+}
+
 interface Prepared {
   readonly listing: MigrationListing;
   readonly layout: Layout;
   readonly seeds: SeedFile[] | undefined;
   readonly expected: ExpectedSource | undefined;
   readonly firstTry: Promise<LockTry>;
-  /** The fingerprint sent behind the first try of the lock (none under --full-verify). */
+  /** What went out behind the first try of the lock: of use only when it was granted at once. */
   readonly sent: Promise<{
+    readonly client: pg.Client;
     readonly lock: Promise<LockTry>;
+    readonly history: Promise<AppliedMigration[]>;
+    /** The fingerprint (none under --full-verify, or when no expected-schema file exists). */
     readonly fingerprint: Promise<TakenFingerprint> | undefined;
   }>;
+  /** The lookup of the file's verified state, behind the fingerprint (see lookupBehind). */
+  readonly precheck: Promise<Precheck | undefined>;
 }

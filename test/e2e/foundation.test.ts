@@ -1,4 +1,5 @@
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -195,6 +196,46 @@ describe('the advisory lock', () => {
     } finally {
       await holder.end();
     }
+  });
+
+  it('reads the history again once granted: what the holder applied meanwhile is not applied twice', async () => {
+    const dir = scratchDir();
+    mkdirSync(path.join(dir, 'migrations'));
+    writeFileSync(path.join(dir, 'migrations', '1_one.sql'), 'CREATE TABLE one (id int);\n');
+    const env = { DATABASE_URL: db.url };
+    expect((await runCli(['run'], { env, cwd: dir })).exitCode).toBe(0);
+    const two = 'CREATE TABLE two (id int);\n';
+    writeFileSync(path.join(dir, 'migrations', '2_two.sql'), two);
+
+    // Another deploy holds the lock: run's first try fails, with a read of the history behind it
+    // (one applied, the second pending).
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock(1886545254)');
+    const cli = startCli(['run'], { env, cwd: dir });
+    try {
+      await new Promise<void>((resolve) =>
+        cli.stdout?.on(
+          'data',
+          (chunk: Buffer) => chunk.includes('"event":"lock.wait"') && resolve(),
+        ),
+      );
+      // That deploy applies the second migration and records it before it lets go.
+      await holder.query(two);
+      await holder.query(
+        "INSERT INTO preflight_migrations (version, name, checksum, finished_at) VALUES ('2', '2_two.sql', $1, now())",
+        [createHash('sha256').update(two).digest('hex')],
+      );
+      await holder.query('SELECT pg_advisory_unlock_all()');
+    } finally {
+      await holder.end();
+    }
+    const result = await cli;
+    expect(result.all).not.toMatch(/already exists/);
+    expect(result.exitCode).toBe(0);
+    const applied = logLines(String(result.stdout)).filter((l) => l.event === 'migration.applied');
+    expect(applied).toEqual([]);
+    expect((await tableNames()).sort()).toEqual(['one', 'preflight_migrations', 'two']);
   });
 });
 
