@@ -20,6 +20,7 @@ import {
   planFromHistory,
 } from '../pipeline/migrate-step.js';
 import {
+  checkSeedRowsAhead,
   checkSeedRowsEarly,
   loadSeeds,
   seedDatabase,
@@ -28,14 +29,25 @@ import {
 import { expectedFileMayExist, loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
 import { isLarge } from '../pipeline/verify-structure.js';
 import {
-  lookupBehind,
   precheckMatches,
   readHistoryAndPrecheck,
+  sendLookup,
   type Precheck,
+  type SentLookup,
 } from '../pipeline/precheck.js';
+import { runAssertionsAhead } from '../schema/assertions.js';
+import { toLookup, type StoredState } from '../schema/verified-state.js';
+import { verifySeedRows } from '../seeds/verify-rows.js';
+import type { Finding } from '../report/findings.js';
 import { tuneForBulkWork } from '../v8-tuning.js';
 import { loginFirst } from '../pipeline/session-scope.js';
 import { withCheckedLock } from './migrate.js';
+
+/**
+ * The largest expected-schema file hashed while the server logs in (about 2 ms at 4 MiB), for the
+ * lookup of its verified state to go out before the fingerprint.
+ */
+const HASHED_BEFORE_LOGIN = 4 * 1024 * 1024;
 
 /**
  * `preflight run`: migrate, seed and verify under the advisory lock; returns 0 when the
@@ -50,41 +62,50 @@ import { withCheckedLock } from './migrate.js';
 export async function runCommand(ctx: CommandContext): Promise<number> {
   // The files are read while connecting; the migrations' contents are read under the lock, below.
   // Once the directory is read (its layout names the lock) and the session's settings are sent, the
-  // first try of the lock goes out behind them, then the history and the catalog fingerprint, and
-  // the lookup of the file's verified state once the file is read: granted at once, the lock is
-  // held when the server reads them, and the history is here while the server takes the
-  // fingerprint (the slowest of them). Not granted at once, they are of no use and read again.
+  // first try of the lock goes out behind them, then the history, the lookup of the expected-schema
+  // file's verified state (behind the fingerprint instead when the file is over
+  // HASHED_BEFORE_LOGIN) and the catalog fingerprint. Granted at once, the lock is held when the
+  // server reads them, and the history and the lookup are here while it takes the fingerprint
+  // (the slowest of them). Not granted at once, they are of no use and read again.
   const prepare = async (connected: Promise<pg.Client>): Promise<Prepared> => {
     const directory = readMigrationsDirectory(ctx.config.migrations.path);
     const store = historyStore(directory.layout);
     const fingerprinting = !ctx.config.fullVerify && expectedFileMayExist(ctx);
-    // In this order on the wire: the lock, the history, the fingerprint.
+    // Read now, while the server logs in, and hashed for the lookup's key unless large (then the
+    // lookup follows the fingerprint); its errors come after those of the steps before it.
+    const reading = loadExpected(ctx, true);
+    let read: ExpectedSource | undefined;
+    reading.then(
+      (source) => {
+        if (source && source.size <= HASHED_BEFORE_LOGIN) read = source;
+        return read?.sha256;
+      },
+      () => undefined,
+    );
     const sent = connected.then((client) => {
       const lock = tryLock(client, store.lockKey);
       const history = store.read(client);
+      const lookup = fingerprinting && read ? sendLookup(ctx, client, read) : undefined;
       const fingerprint = fingerprinting ? takeFingerprint(client) : undefined;
-      lock.catch(() => undefined);
-      history.catch(() => undefined);
-      fingerprint?.catch(() => undefined);
-      return { client, lock, history, fingerprint };
+      for (const query of [lock, history, lookup, fingerprint]) query?.catch(() => undefined);
+      return { client, lock, history, lookup, fingerprint };
     });
     const firstTry = sent.then((s) => s.lock);
     sent.catch(() => undefined);
     firstTry.catch(() => undefined);
-    // Read on the thread pool meanwhile; its errors come after those of the steps before it.
-    const reading = loadExpected(ctx);
-    reading.catch(() => undefined);
-    // The login first (see loginFirst): the lock, the history and the fingerprint go out as soon
-    // as it is done, and the server reads them while the files are read here.
+    // The login first (see loginFirst): the first try of the lock and the reads behind it go out
+    // as soon as it is done, and the server answers them while the files are read here.
     await loginFirst(sent);
     const listing = listMigrationsStep(ctx, directory);
     // A turn of the event loop between the steps, for whatever the connection has to do.
     await new Promise((resolve) => setImmediate(resolve));
     const seeds = loadSeeds(ctx);
     const expected = await reading;
-    const precheck = sent.then((s) => lookupBehind(ctx, s.client, expected, s));
-    precheck.catch(() => undefined);
-    return { listing, layout: listing.layout, seeds, expected, firstTry, sent, precheck };
+    const lookup = sent.then((s) =>
+      s.fingerprint && expected ? (s.lookup ?? sendLookup(ctx, s.client, expected)) : undefined,
+    );
+    lookup.catch(() => undefined);
+    return { listing, layout: listing.layout, seeds, expected, firstTry, sent, lookup };
   };
   await withCheckedLock(ctx, prepare, async (session, held, prepared, granted) => {
     const { listing, seeds, expected } = prepared;
@@ -93,43 +114,121 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     // round trip (the lookup in vain when something turns out to be pending), while the files are
     // read here; the lock check runs alongside.
     const first = granted.atOnce
-      ? readUnderFirstTry(prepared)
-      : readHistoryAndPrecheck(ctx, session.client, historyStore(listing.layout), expected);
+      ? prepared.sent.then((sent) => readsOfFirstTry(sent, prepared.lookup))
+      : readHistoryAndPrecheck(ctx, session.client, historyStore(listing.layout), expected).then(
+          ({ history, precheck }) => ({
+            history,
+            state: Promise.resolve(undefined),
+            precheck: Promise.resolve(precheck),
+          }),
+        );
     first.catch(() => undefined);
     const set = readListedMigrations(listing);
-    const { history, precheck: looked } = await first;
-    const plan = planFromHistory(ctx, set, history);
+    const reads = await first;
+    const plan = planFromHistory(ctx, set, reads.history);
     assertNoConflicts(plan);
+    // Nothing to apply and no seed that is SQL: the catalog may be the one of a passed verification.
+    const unchanged =
+      expected !== undefined && plan.pending.length === 0 && !seeds?.some((s) => s.kind === 'sql');
+    // Its seed rows' checks and assertions go out now, while the fingerprint is taken.
+    const stored = unchanged ? await reads.state : undefined;
+    const ahead = stored ? sendAhead(session.client, seeds, stored) : undefined;
     let precheck: Precheck | undefined;
     if (expected) {
-      if (plan.pending.length === 0 && !seeds?.some((s) => s.kind === 'sql')) precheck = looked;
+      if (unchanged) precheck = await reads.precheck;
       if (!precheckMatches(precheck)) {
         await tuneForBulkWork(isLarge(expected));
         expected.schema();
       }
     }
+    const matched = precheckMatches(precheck) ? precheck?.lookup?.stored : undefined;
+    const inUse = ahead && ahead.stored === matched ? ahead : undefined;
     // The catalog is the one of a passed verification that kept the seeds' tables: their rows'
     // checks go out now, all at once, with no catalog query (read-only; see seedDatabase).
-    const stored = precheckMatches(precheck) ? precheck?.lookup?.stored?.result : undefined;
     const known =
-      stored && seeds ? seedCatalogFrom(stored.seedTables, declarativeSeeds(seeds)) : undefined;
-    const seedRows = known ? checkSeedRowsEarly(session.client, seeds, known) : undefined;
+      matched && !inUse && seeds
+        ? seedCatalogFrom(matched.result.seedTables, declarativeSeeds(seeds))
+        : undefined;
+    const seedRows = inUse
+      ? inUse.seedRows?.then((found) => found ?? verifySeedRows(session.client, seeds ?? []))
+      : known && checkSeedRowsEarly(session.client, seeds, known);
     await held;
     await applyPending(ctx, session, set, plan);
     const rowsInPlace = seeds ? await seedDatabase(ctx, session, seeds, seedRows) : undefined;
     const rowsCheck = seedRowsCheck(seeds, rowsInPlace);
-    await verifyDatabase(ctx, session.client, expected, rowsCheck, 'create', precheck, seeds);
+    // No seed row written since the assertions ran ahead: their findings stand.
+    const assertions =
+      inUse && (!seeds || rowsInPlace)
+        ? { result: inUse.stored.result, findings: inUse.assertions }
+        : undefined;
+    await verifyDatabase(
+      ctx,
+      session.client,
+      expected,
+      rowsCheck,
+      'create',
+      precheck,
+      seeds,
+      assertions,
+    );
   });
   return 0;
 }
 
-/** The history and the lookup that went out behind the first try of the lock, granted at once. */
-async function readUnderFirstTry(
-  prepared: Prepared,
-): Promise<{ history: AppliedMigration[]; precheck: Precheck | undefined }> {
-  const sent = await prepared.sent;
-  const history = await sent.history;
-  return { history, precheck: await prepared.precheck };
+/** What run reads first under the lock. */
+interface FirstReads {
+  readonly history: AppliedMigration[];
+  /** The file's verified state as looked up, before the fingerprint is in (none: not looked up). */
+  readonly state: Promise<StoredState | undefined>;
+  /** The lookup with the fingerprint (undefined when nothing was looked up). */
+  readonly precheck: Promise<Precheck | undefined>;
+}
+
+/** The history and the lookup that went out with the first try of the lock, granted at once. */
+async function readsOfFirstTry(
+  sent: Awaited<Prepared['sent']>,
+  lookup: Prepared['lookup'],
+): Promise<FirstReads> {
+  // One parse of the state, so that what sendAhead used is the very state a match replays.
+  const looked = lookup.then((l) => l && { lookup: toLookup(l.row) });
+  const precheck = Promise.all([looked, sent.fingerprint]).then(([l, taken]) =>
+    l && taken
+      ? {
+          lookup: l.lookup && {
+            ...l.lookup,
+            fingerprint: taken.fingerprint,
+            snapshot: taken.snapshot,
+          },
+        }
+      : undefined,
+  );
+  const state = looked.then((l) => l?.lookup?.stored);
+  for (const read of [precheck, state]) read.catch(() => undefined);
+  return { history: await sent.history, state, precheck };
+}
+
+/**
+ * The reads of a run whose catalog may be the one of a passed verification (nothing pending, no
+ * SQL seed), sent before the fingerprint is back: the seed rows' checks with the tables `stored`
+ * kept, then its assertions, in one read-only transaction. Nothing follows them on the wire
+ * unasked, so whatever is sent next runs after them; their answers count only when the
+ * fingerprint matches `stored`, and nothing is written before the assertions' (see run).
+ */
+function sendAhead(
+  client: pg.ClientBase,
+  seeds: readonly SeedFile[] | undefined,
+  stored: StoredState,
+): {
+  stored: StoredState;
+  seedRows?: Promise<Finding[] | undefined>;
+  assertions: Promise<Finding[] | undefined>;
+} {
+  const known = seeds
+    ? seedCatalogFrom(stored.result.seedTables, declarativeSeeds(seeds))
+    : undefined;
+  const seedRows = known ? checkSeedRowsAhead(client, seeds, known) : undefined;
+  const assertions = runAssertionsAhead(client, stored.result.assertions).catch(() => undefined);
+  return { stored, ...(seedRows ? { seedRows } : {}), assertions };
 }
 
 interface Prepared {
@@ -138,14 +237,16 @@ interface Prepared {
   readonly seeds: SeedFile[] | undefined;
   readonly expected: ExpectedSource | undefined;
   readonly firstTry: Promise<LockTry>;
-  /** What went out behind the first try of the lock: of use only when it was granted at once. */
+  /** What went out with the first try of the lock: of use only when it was granted at once. */
   readonly sent: Promise<{
     readonly client: pg.Client;
     readonly lock: Promise<LockTry>;
     readonly history: Promise<AppliedMigration[]>;
+    /** The lookup, when it went out before the fingerprint. */
+    readonly lookup: Promise<SentLookup> | undefined;
     /** The fingerprint (none under --full-verify, or when no expected-schema file exists). */
     readonly fingerprint: Promise<TakenFingerprint> | undefined;
   }>;
-  /** The lookup of the file's verified state, behind the fingerprint (see lookupBehind). */
-  readonly precheck: Promise<Precheck | undefined>;
+  /** The lookup of the file's verified state (undefined when there is no fingerprint to match). */
+  readonly lookup: Promise<SentLookup | undefined>;
 }

@@ -65,20 +65,38 @@ export function lookupBehind(
   early: EarlyFingerprint,
 ): Promise<Precheck | undefined> {
   if (!expected || !early.fingerprint) return Promise.resolve(undefined);
-  const key = verifiedStateKey(expected, ctx.config.strict);
-  const lookup = client.query(lookupSql(client, key, false)).then(
-    ({ rows }) => rows[0] as unknown,
-    (error: unknown) => {
-      if (isStateTableProblem(error)) return undefined;
-      throw error;
-    },
-  );
-  const precheck = Promise.all([early.fingerprint, lookup]).then(([taken, row]) => ({
-    lookup: toLookup(row, taken),
+  const lookup = sendLookup(ctx, client, expected);
+  const precheck = Promise.all([early.fingerprint, lookup]).then(([taken, sent]) => ({
+    lookup: toLookup(sent.row, taken),
   }));
   // Awaited by the caller once the history is read; a failure before then is not unhandled.
   precheck.catch(() => undefined);
   return precheck;
+}
+
+/** What sendLookup read: the row of the file's key, undefined when preflight's table cannot serve. */
+export interface SentLookup {
+  readonly row: unknown;
+}
+
+/**
+ * Sends the lookup of the file's verified state now (without the fingerprint: the caller takes it
+ * apart). Its `row` is undefined when preflight's table does not exist or cannot serve (see
+ * isStateTableProblem); other errors reject.
+ */
+export function sendLookup(
+  ctx: CommandContext,
+  client: pg.ClientBase,
+  expected: ExpectedSource,
+): Promise<SentLookup> {
+  const key = verifiedStateKey(expected, ctx.config.strict);
+  return client.query(lookupSql(client, key, false)).then(
+    ({ rows }) => ({ row: rows[0] as unknown }),
+    (error: unknown) => {
+      if (isStateTableProblem(error)) return { row: undefined };
+      throw error;
+    },
+  );
 }
 
 /**

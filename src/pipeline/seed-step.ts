@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { existsSync } from 'node:fs';
 import type { Session } from '../connection/session.js';
-import { withTransaction } from '../connection/session.js';
+import { isPipelined, withTransaction } from '../connection/session.js';
 import { applySeeds } from '../seeds/apply.js';
 import { readSeeds, seedLabel } from '../seeds/source.js';
 import type { SeedFile } from '../seeds/types.js';
@@ -93,6 +93,21 @@ export function checkSeedRowsEarly(
   const checked = verifySeedRows(client, seeds, known).catch(() => verifySeedRows(client, seeds));
   checked.catch(() => undefined);
   return checked;
+}
+
+/**
+ * Like checkSeedRowsEarly, but sends nothing after its checks, so that whatever the caller sends
+ * next runs after them (see run): undefined when the checks cannot all be sent at once (a client
+ * that is not pipelined) or seedDatabase would not check, and resolves to undefined, never
+ * rejects, when they failed (then seedDatabase checks again, reading the tables).
+ */
+export function checkSeedRowsAhead(
+  client: pg.ClientBase,
+  seeds: readonly SeedFile[] | undefined,
+  known: SeedCatalog,
+): Promise<Finding[] | undefined> | undefined {
+  if (!seeds || !allDeclarative(seeds) || !isPipelined(client)) return undefined;
+  return verifySeedRows(client, seeds, known).catch(() => undefined);
 }
 
 /**

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { DriftError } from '../errors.js';
 import type { Category, Finding } from '../report/findings.js';
 import { runAssertions } from '../schema/assertions.js';
+import type { VerifiedResult } from '../schema/verified-state.js';
 import {
   readExpectedSource,
   readExpectedSourceIfExists,
@@ -16,12 +17,16 @@ import { verifyStructure, type RecordMode } from './verify-structure.js';
 
 /**
  * Reads the expected-schema file (parsed later, when needed): explicit paths must exist; an
- * absent default is skipped (undefined).
+ * absent default is skipped (undefined). `now`: read on this thread before it returns (see
+ * readExpectedSource); its errors are still the promise's.
  */
-export async function loadExpected(ctx: CommandContext): Promise<ExpectedSource | undefined> {
+export async function loadExpected(
+  ctx: CommandContext,
+  now = false,
+): Promise<ExpectedSource | undefined> {
   const { expect } = ctx.config;
-  if (expect.explicit) return readExpectedSource(expect.path);
-  const expected = await readExpectedSourceIfExists(expect.path);
+  if (expect.explicit) return readExpectedSource(expect.path, now);
+  const expected = await readExpectedSourceIfExists(expect.path, now);
   if (!expected) {
     const warning = `no expected-schema file at ${expect.path}: schema verification skipped (create one with \`preflight snapshot\`)`;
     ctx.logger.warn({ event: 'verify.skipped' }, warning);
@@ -41,6 +46,16 @@ export type ExtraCheck = (
 ) => Promise<{ findings: Finding[]; checked: number }>;
 
 /**
+ * The assertions of a verified state, run before the verification (see run): their findings
+ * stand for the assertions' when the verification replays that very state (`result`) and nothing
+ * was written since they ran; undefined findings mean they are to be run again.
+ */
+export interface AssertionsAhead {
+  readonly result: VerifiedResult;
+  readonly findings: Promise<Finding[] | undefined>;
+}
+
+/**
  * Verifies the database against the expected schema, assertions and extra checks; fills the
  * report and throws DriftError (exit 8) when any finding is an error. Changes nothing of the
  * application: at most preflight's verified-state row (see RecordMode), which keeps the catalog
@@ -54,6 +69,7 @@ export async function verifyDatabase(
   record: RecordMode,
   precheck?: Precheck,
   seeds?: readonly SeedFile[],
+  ahead?: AssertionsAhead,
 ): Promise<void> {
   const started = Date.now();
   ctx.report.phase = 'verify';
@@ -62,7 +78,8 @@ export async function verifyDatabase(
   if (expected) {
     const structure = await verifyStructure(ctx, client, expected, record, precheck, seeds);
     findings.push(...structure.findings);
-    findings.push(...(await runAssertions(client, structure.assertions)));
+    const ran = ahead?.result === structure ? await ahead.findings : undefined;
+    findings.push(...(ran ?? (await runAssertions(client, structure.assertions))));
     Object.assign(checkedBy, structure.checkedBy);
   }
   if (extra) {

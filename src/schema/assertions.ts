@@ -57,16 +57,9 @@ async function runTogether(
   client: pg.ClientBase,
   assertions: readonly Assertion[],
 ): Promise<Finding[]> {
-  const begin = client.query('BEGIN TRANSACTION READ ONLY');
-  const each = assertions.map((a) =>
-    client.query({ text: a.sql, queryMode: 'extended' } as pg.QueryConfig),
-  );
-  const end = client.query('ROLLBACK');
-  const [began, ended, ...outcomes] = await Promise.allSettled([begin, end, ...each]);
+  const { ran, outcomes } = await sendTogether(client, assertions);
   // The transaction itself failed (the connection): one by one, which throws what is wrong.
-  if (began?.status !== 'fulfilled' || ended?.status !== 'fulfilled') {
-    return runOneByOne(client, assertions);
-  }
+  if (!ran) return runOneByOne(client, assertions);
   const findings: Finding[] = [];
   for (const [i, assertion] of assertions.entries()) {
     const outcome = outcomes[i];
@@ -79,6 +72,47 @@ async function runTogether(
     if (problem !== undefined) findings.push(failure(assertion, problem));
   }
   return findings;
+}
+
+/**
+ * runAssertions ahead of need (see run): all at once, as runTogether sends them, and nothing sent
+ * after that, so that whatever the caller sends next runs after them. Resolves to their findings
+ * when every one of them ran, and to undefined otherwise (not a pipelined client, an assertion
+ * that is not a plain query, one that could not run, a failed transaction): the caller then runs
+ * them with runAssertions. Never rejects.
+ */
+export async function runAssertionsAhead(
+  client: pg.ClientBase,
+  assertions: readonly Assertion[],
+): Promise<Finding[] | undefined> {
+  if (assertions.length === 0) return [];
+  if (!isPipelined(client) || !assertions.every((a) => QUERY_KEYS.has(firstKey(a.sql) ?? ''))) {
+    return undefined;
+  }
+  const { ran, outcomes } = await sendTogether(client, assertions);
+  if (!ran) return undefined;
+  const findings: Finding[] = [];
+  for (const [i, assertion] of assertions.entries()) {
+    const outcome = outcomes[i];
+    if (outcome?.status !== 'fulfilled') return undefined;
+    const problem = judge(outcome.value);
+    if (problem !== undefined) findings.push(failure(assertion, problem));
+  }
+  return findings;
+}
+
+/** BEGIN READ ONLY, every assertion and ROLLBACK, sent at once; whether both ends ran, and each outcome. */
+async function sendTogether(
+  client: pg.ClientBase,
+  assertions: readonly Assertion[],
+): Promise<{ ran: boolean; outcomes: PromiseSettledResult<pg.QueryResult>[] }> {
+  const begin = client.query('BEGIN TRANSACTION READ ONLY');
+  const each = assertions.map((a) =>
+    client.query({ text: a.sql, queryMode: 'extended' } as pg.QueryConfig),
+  );
+  const end = client.query('ROLLBACK');
+  const [began, ended, ...outcomes] = await Promise.allSettled([begin, end, ...each]);
+  return { ran: began?.status === 'fulfilled' && ended?.status === 'fulfilled', outcomes };
 }
 
 interface Problem {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   readFile as readFileCallback,
+  readFileSync,
   rename as renameCallback,
   writeFile as writeFileCallback,
 } from 'node:fs';
@@ -41,11 +42,15 @@ export interface ExpectedSource {
 
 const HINT_BYTES = 64 * 1024;
 
-/** Reads an expected-schema file without parsing it; ConfigError when it cannot be read. */
-export async function readExpectedSource(path: string): Promise<ExpectedSource> {
+/**
+ * Reads an expected-schema file without parsing it; ConfigError when it cannot be read. `now`:
+ * read on this thread, at once (a read on the thread pool comes back only once this thread is
+ * free, which at start-up can be many milliseconds later than the read itself takes).
+ */
+export async function readExpectedSource(path: string, now = false): Promise<ExpectedSource> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = now ? readFileSync(path) : await readFile(path);
   } catch (error) {
     throw new ConfigError([`expected-schema file ${path} ${unreadable(error)}`], { cause: error });
   }
@@ -89,9 +94,10 @@ export async function readExpectedSource(path: string): Promise<ExpectedSource> 
 /** Like readExpectedSource, but undefined when the file does not exist (a skippable default). */
 export async function readExpectedSourceIfExists(
   path: string,
+  now = false,
 ): Promise<ExpectedSource | undefined> {
   try {
-    return await readExpectedSource(path);
+    return await readExpectedSource(path, now);
   } catch (error) {
     if (error instanceof ConfigError && isNotFound(error.cause)) return undefined;
     throw error;

@@ -209,6 +209,27 @@ describe('the verified state (catalog fingerprint)', () => {
     ]);
   });
 
+  it('a large expected-schema file (its lookup sent behind the fingerprint) is replayed the same', async () => {
+    const dir = scratchDir();
+    const file = path.join(dir, 'expected.json');
+    // The same schema, over 4 MiB: run hashes it only after the first statements went out.
+    const text = readFileSync(path.join(REPO_MIGRATIONS, 'expected-schema.json'), 'utf8');
+    writeFileSync(file, text + ' '.repeat(4 * 1024 * 1024 + 1) + '\n');
+    const first = await preflight(['run', '--expect', file]);
+    expect(first.exitCode).toBe(0);
+    expect(first.report.verification.method).toBe('catalog');
+    const second = await preflight(['run', '--expect', file]);
+    expect(second.exitCode).toBe(0);
+    expect(second.report.verification.method).toBe('fingerprint');
+    expect(second.report.verification.checkedBy).toEqual(first.report.verification.checkedBy);
+    // A deleted system row is data: found and put back on a fingerprint match all the same.
+    await sql(`DELETE FROM team_roles WHERE name = 'Viewer'`);
+    const third = await preflight(['run', '--expect', file]);
+    expect(third.exitCode).toBe(0);
+    expect(third.report.verification.method).toBe('fingerprint');
+    expect(await db.query(`SELECT 1 FROM team_roles WHERE name = 'Viewer'`)).toHaveLength(1);
+  });
+
   it('an extra table is a warning that a fingerprint match still reports', async () => {
     await sql('CREATE TABLE scratch_notes (id int)');
     try {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { runAssertions } from '../../src/schema/assertions.js';
+import { runAssertions, runAssertionsAhead } from '../../src/schema/assertions.js';
 import type { Assertion } from '../../src/schema/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -154,5 +154,58 @@ describe.each([
       findings.filter((f) => f.message.includes('could not run')).map((f) => f.object),
     ).toEqual(['broken 3', 'broken 8']);
     expect(client.getTransactionStatus()).toBe('I');
+  });
+});
+
+// run sends the stored assertions before it knows whether it will use them (see runAssertionsAhead):
+// all at once, and nothing after, so that what it sends next runs outside their transaction.
+describe('runAssertionsAhead', () => {
+  let client: pg.Client;
+  beforeAll(async () => {
+    client = new pg.Client({ connectionString: db.url, pipeline: true });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client.end();
+  });
+
+  it('returns the findings when every assertion ran, false ones included', async () => {
+    const findings = await runAssertionsAhead(client, [
+      assertion('five system roles', 'select count(*) = 5 from team_roles where is_system_role'),
+      assertion('six system roles', 'select count(*) = 6 from team_roles where is_system_role'),
+    ]);
+    expect(findings?.map((f) => [f.object, f.have])).toEqual([['six system roles', false]]);
+    expect(client.getTransactionStatus()).toBe('I');
+  });
+
+  it('says nothing (undefined) when one could not run, and what follows runs after them, outside', async () => {
+    const ahead = runAssertionsAhead(client, [
+      assertion('broken', 'select count(*) = 1 from no_such_table'),
+      assertion('five system roles', 'select count(*) = 5 from team_roles where is_system_role'),
+    ]);
+    // Sent right behind, before the answers are in: not part of their read-only transaction.
+    const next = client.query('INSERT INTO team_roles VALUES ($1, false)', ['Ahead']);
+    expect(await ahead).toBeUndefined();
+    await next;
+    expect(client.getTransactionStatus()).toBe('I');
+    const rows = await db.query<{ n: string }>(
+      "SELECT count(*) AS n FROM team_roles WHERE name = 'Ahead'",
+    );
+    expect(rows[0]?.n).toBe('1');
+    await db.query("DELETE FROM team_roles WHERE name = 'Ahead'");
+  });
+
+  it('leaves to runAssertions what it cannot send at once: a statement, or a client that is not pipelined', async () => {
+    expect(
+      await runAssertionsAhead(client, [assertion('a statement', 'SHOW server_version')]),
+    ).toBeUndefined();
+    const plain = new pg.Client({ connectionString: db.url });
+    await plain.connect();
+    try {
+      expect(await runAssertionsAhead(plain, [assertion('true', 'select true')])).toBeUndefined();
+    } finally {
+      await plain.end();
+    }
+    expect(await runAssertionsAhead(client, [])).toEqual([]);
   });
 });
