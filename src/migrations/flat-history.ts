@@ -1,16 +1,12 @@
 import { PREFLIGHT_LOCK_KEY } from '../lock/advisory-lock.js';
 import type { HistoryStore } from './history.js';
-import { isUndefinedTable } from './history.js';
+import { historyRows, isUndefinedTable } from './history.js';
 import type { AppliedMigration } from './types.js';
 
 const TABLE = 'preflight_migrations';
 
-interface Row {
-  version: string;
-  name: string;
-  checksum: string;
-  finished: boolean;
-}
+/** version, name, checksum, finished. */
+type Row = [string, string, string, boolean];
 
 /** History of the flat layout: one row per migration in `preflight_migrations`. */
 export const flatHistory: HistoryStore = {
@@ -39,16 +35,17 @@ export const flatHistory: HistoryStore = {
     }
   },
 
-  // Flags, not timestamps: nothing uses the times, and parsing them costs on long histories.
-  readSql: `SELECT version, name, checksum, finished_at IS NOT NULL AS finished FROM ${TABLE}`,
+  // Flags, not timestamps: nothing uses the times, and parsing them costs on long histories. One
+  // JSON value rather than a row per migration: a fraction of the client's time on long histories.
+  readSql: `SELECT COALESCE(json_agg(json_build_array(version, name, checksum, finished_at IS NOT NULL)), '[]')::text AS history FROM ${TABLE}`,
 
   fromRows(rows) {
-    return (rows as Row[]).map(
-      (row): AppliedMigration => ({
-        id: row.version,
-        name: row.name,
-        checksum: row.checksum,
-        failed: !row.finished,
+    return historyRows<Row>(rows).map(
+      ([version, name, checksum, finished]): AppliedMigration => ({
+        id: version,
+        name,
+        checksum,
+        failed: !finished,
       }),
     );
   },

@@ -1,18 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { PRISMA_LOCK_KEY } from '../lock/advisory-lock.js';
 import type { HistoryStore } from './history.js';
-import { isUndefinedTable } from './history.js';
+import { historyRows, isUndefinedTable } from './history.js';
 import type { AppliedMigration } from './types.js';
 
 const TABLE = '_prisma_migrations';
 
-interface Row {
-  id: string;
-  checksum: string;
-  migration_name: string;
-  finished: boolean;
-  rolled_back: boolean;
-}
+/** id, checksum, migration_name, finished, rolled back. */
+type Row = [string, string, string, boolean, boolean];
 
 /**
  * History of the prisma layout, written exactly as `prisma migrate deploy` writes it, so that
@@ -44,19 +39,20 @@ export const prismaHistory: HistoryStore = {
     }
   },
 
-  // Flags, not timestamps: nothing uses the times, and parsing them costs on long histories.
-  readSql: `SELECT id, checksum, migration_name, finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS rolled_back FROM "${TABLE}" ORDER BY started_at`,
+  // Flags, not timestamps: nothing uses the times, and parsing them costs on long histories. One
+  // JSON value rather than a row per migration: a fraction of the client's time on long histories.
+  readSql: `SELECT COALESCE(json_agg(json_build_array(id, checksum, migration_name, finished_at IS NOT NULL, rolled_back_at IS NOT NULL) ORDER BY started_at), '[]')::text AS history FROM "${TABLE}"`,
 
   fromRows(rows) {
-    return (rows as Row[])
-      .filter((row) => !row.rolled_back)
+    return historyRows<Row>(rows)
+      .filter(([, , , , rolledBack]) => !rolledBack)
       .map(
-        (row): AppliedMigration => ({
-          id: row.migration_name,
-          name: row.migration_name,
-          checksum: row.checksum,
-          failed: !row.finished,
-          rowId: row.id,
+        ([id, checksum, name, finished]): AppliedMigration => ({
+          id: name,
+          name,
+          checksum,
+          failed: !finished,
+          rowId: id,
         }),
       );
   },
