@@ -37,7 +37,7 @@ export const flatHistory: HistoryStore = {
 
   // Flags, not timestamps: nothing uses the times, and parsing them costs on long histories. One
   // JSON value rather than a row per migration: a fraction of the client's time on long histories.
-  readSql: `SELECT COALESCE(json_agg(json_build_array(version, name, checksum, finished_at IS NOT NULL)), '[]')::text AS history FROM ${TABLE}`,
+  readSql: `SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_array(version, name, checksum, finished_at IS NOT NULL)), '[]')::text AS history FROM ${TABLE}`,
 
   fromRows(rows) {
     return historyRows<Row>(rows).map(
