@@ -26,7 +26,7 @@ import {
   seedDatabase,
   seedRowsCheck,
 } from '../pipeline/seed-step.js';
-import { expectedFileMayExist, loadExpected, verifyDatabase } from '../pipeline/verify-step.js';
+import { expectedFileMayExist, loadExpectedNow, verifyDatabase } from '../pipeline/verify-step.js';
 import { isLarge } from '../pipeline/verify-structure.js';
 import {
   precheckMatches,
@@ -73,15 +73,9 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     const fingerprinting = !ctx.config.fullVerify && expectedFileMayExist(ctx);
     // Read now, while the server logs in, and hashed for the lookup's key unless large (then the
     // lookup follows the fingerprint); its errors come after those of the steps before it.
-    const reading = loadExpected(ctx, true);
-    let read: ExpectedSource | undefined;
-    reading.then(
-      (source) => {
-        if (source && source.size <= HASHED_BEFORE_LOGIN) read = source;
-        return read?.sha256;
-      },
-      () => undefined,
-    );
+    const { source, reading } = loadExpectedNow(ctx);
+    const read = source && source.size <= HASHED_BEFORE_LOGIN ? source : undefined;
+    void read?.sha256;
     const sent = connected.then((client) => {
       const lock = tryLock(client, store.lockKey);
       const history = store.read(client);

@@ -7,6 +7,8 @@ import type { VerifiedResult } from '../schema/verified-state.js';
 import {
   readExpectedSource,
   readExpectedSourceIfExists,
+  readExpectedSourceNow,
+  readExpectedSourceNowIfExists,
   type ExpectedSource,
 } from '../schema/expected-file.js';
 import type { SeedFile } from '../seeds/types.js';
@@ -17,18 +19,42 @@ import { verifyStructure, type RecordMode } from './verify-structure.js';
 
 /**
  * Reads the expected-schema file (parsed later, when needed): explicit paths must exist; an
- * absent default is skipped (undefined). `now`: read on this thread before it returns (see
- * readExpectedSource); its errors are still the promise's.
+ * absent default is skipped (undefined).
  */
-export async function loadExpected(
-  ctx: CommandContext,
-  now = false,
-): Promise<ExpectedSource | undefined> {
+export async function loadExpected(ctx: CommandContext): Promise<ExpectedSource | undefined> {
   const { expect } = ctx.config;
-  if (expect.explicit) return readExpectedSource(expect.path, now);
-  const expected = await readExpectedSourceIfExists(expect.path, now);
+  if (expect.explicit) return readExpectedSource(expect.path);
+  return skippedWhenAbsent(ctx, await readExpectedSourceIfExists(expect.path));
+}
+
+/**
+ * loadExpected on this thread, at once (see readExpectedSourceNow): the file as read (undefined
+ * when absent or unreadable), and as loadExpected's promise, which rejects with the error, for the
+ * caller to await in its turn.
+ */
+export function loadExpectedNow(ctx: CommandContext): {
+  readonly source: ExpectedSource | undefined;
+  readonly reading: Promise<ExpectedSource | undefined>;
+} {
+  const { expect } = ctx.config;
+  try {
+    const source = expect.explicit
+      ? readExpectedSourceNow(expect.path)
+      : skippedWhenAbsent(ctx, readExpectedSourceNowIfExists(expect.path));
+    return { source, reading: Promise.resolve(source) };
+  } catch (error) {
+    const reading = Promise.reject(error as Error);
+    reading.catch(() => undefined);
+    return { source: undefined, reading };
+  }
+}
+
+function skippedWhenAbsent(
+  ctx: CommandContext,
+  expected: ExpectedSource | undefined,
+): ExpectedSource | undefined {
   if (!expected) {
-    const warning = `no expected-schema file at ${expect.path}: schema verification skipped (create one with \`preflight snapshot\`)`;
+    const warning = `no expected-schema file at ${ctx.config.expect.path}: schema verification skipped (create one with \`preflight snapshot\`)`;
     ctx.logger.warn({ event: 'verify.skipped' }, warning);
     ctx.report.warnings.push(warning);
   }

@@ -42,18 +42,32 @@ export interface ExpectedSource {
 
 const HINT_BYTES = 64 * 1024;
 
-/**
- * Reads an expected-schema file without parsing it; ConfigError when it cannot be read. `now`:
- * read on this thread, at once (a read on the thread pool comes back only once this thread is
- * free, which at start-up can be many milliseconds later than the read itself takes).
- */
-export async function readExpectedSource(path: string, now = false): Promise<ExpectedSource> {
+/** Reads an expected-schema file without parsing it; ConfigError when it cannot be read. */
+export async function readExpectedSource(path: string): Promise<ExpectedSource> {
   let bytes: Buffer;
   try {
-    bytes = now ? readFileSync(path) : await readFile(path);
+    bytes = await readFile(path);
   } catch (error) {
-    throw new ConfigError([`expected-schema file ${path} ${unreadable(error)}`], { cause: error });
+    throw unreadableFile(path, error);
   }
+  return expectedSource(path, bytes);
+}
+
+/**
+ * readExpectedSource on this thread, at once: a read on the thread pool comes back only once this
+ * thread is free, which at start-up can be many milliseconds after the read itself is done.
+ */
+export function readExpectedSourceNow(path: string): ExpectedSource {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw unreadableFile(path, error);
+  }
+  return expectedSource(path, bytes);
+}
+
+function expectedSource(path: string, bytes: Buffer): ExpectedSource {
   let sha256: string | undefined;
   let parsed: ExpectedSchema | undefined;
   let text: string | undefined;
@@ -94,14 +108,30 @@ export async function readExpectedSource(path: string, now = false): Promise<Exp
 /** Like readExpectedSource, but undefined when the file does not exist (a skippable default). */
 export async function readExpectedSourceIfExists(
   path: string,
-  now = false,
 ): Promise<ExpectedSource | undefined> {
   try {
-    return await readExpectedSource(path, now);
+    return await readExpectedSource(path);
   } catch (error) {
-    if (error instanceof ConfigError && isNotFound(error.cause)) return undefined;
-    throw error;
+    return absentOrThrow(error);
   }
+}
+
+/** Like readExpectedSourceNow, but undefined when the file does not exist. */
+export function readExpectedSourceNowIfExists(path: string): ExpectedSource | undefined {
+  try {
+    return readExpectedSourceNow(path);
+  } catch (error) {
+    return absentOrThrow(error);
+  }
+}
+
+function absentOrThrow(error: unknown): undefined {
+  if (error instanceof ConfigError && isNotFound(error.cause)) return undefined;
+  throw error;
+}
+
+function unreadableFile(path: string, error: unknown): ConfigError {
+  return new ConfigError([`expected-schema file ${path} ${unreadable(error)}`], { cause: error });
 }
 
 function unreadable(error: unknown): string {

@@ -2,7 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { readExpectedSource } from '../../src/schema/expected-file.js';
+import {
+  readExpectedSource,
+  readExpectedSourceIfExists,
+  readExpectedSourceNow,
+  readExpectedSourceNowIfExists,
+} from '../../src/schema/expected-file.js';
 
 function file(text: string | Buffer): string {
   const target = path.join(mkdtempSync(path.join(tmpdir(), 'preflight-expected-')), 'e.json');
@@ -70,5 +75,32 @@ describe('an expected-schema file as read', () => {
     await expect(readExpectedSource('/nonexistent/expected.json')).rejects.toThrow(
       /expected-schema file \/nonexistent\/expected.json does not exist/,
     );
+  });
+});
+
+// run reads the file on its own thread at once (readExpectedSourceNow): the same file, the same
+// errors, as the read on the thread pool.
+describe('an expected-schema file read at once', () => {
+  it('is the same as read on the thread pool: hash, size, hints and schema', async () => {
+    const target = file('{ "version": 1, "exhaustive": true, "schemas": ["app"], "tables": {} }\n');
+    const later = await readExpectedSource(target);
+    const now = readExpectedSourceNow(target);
+    expect(now.sha256).toBe(later.sha256);
+    expect(now.size).toBe(later.size);
+    expect(now.exhaustiveHint()).toBe(true);
+    expect(now.schemasHint()).toEqual(['app']);
+    expect(now.schema()).toEqual(later.schema());
+  });
+
+  it('throws what the read on the thread pool rejects with, and skips only a missing file', async () => {
+    expect(() => readExpectedSourceNow('/nonexistent/expected.json')).toThrow(
+      /expected-schema file \/nonexistent\/expected.json does not exist/,
+    );
+    expect(readExpectedSourceNowIfExists('/nonexistent/expected.json')).toBeUndefined();
+    expect(await readExpectedSourceIfExists('/nonexistent/expected.json')).toBeUndefined();
+    // A directory is there but cannot be read as a file: not skipped.
+    const dir = mkdtempSync(path.join(tmpdir(), 'preflight-expected-'));
+    expect(() => readExpectedSourceNowIfExists(dir)).toThrow(/cannot be read \(.*EISDIR/);
+    await expect(readExpectedSourceIfExists(dir)).rejects.toThrow(/cannot be read \(.*EISDIR/);
   });
 });
