@@ -100,30 +100,29 @@ export function sendLookup(
 }
 
 /**
- * `run`'s first reads under the lock, in one round trip: the history and the fingerprint lookup,
- * sent at once so that the server works while the caller reads the migration files. When either
- * table does not exist yet (a first deploy), each is read alone. `fingerprint` is the catalog's,
- * when the caller read it under this lock already (then the lookup does not read it again).
+ * `run`'s first reads under the lock when its first try did not get it, in one round trip: the
+ * history and the fingerprint lookup, sent at once so that the server works while the caller
+ * reads the migration files. When either table does not exist yet (a first deploy), each is read
+ * alone.
  */
 export async function readHistoryAndPrecheck(
   ctx: CommandContext,
   client: pg.ClientBase,
   store: HistoryStore,
   expected: ExpectedSource | undefined,
-  fingerprint?: Promise<TakenFingerprint>,
 ): Promise<{ history: AppliedMigration[]; precheck: Precheck | undefined }> {
   if (!expected || ctx.config.fullVerify) {
     return { history: await store.read(client), precheck: undefined };
   }
   const key = verifiedStateKey(expected, ctx.config.strict);
   try {
-    const sql = `${store.readSql};\n${lookupSql(client, key, fingerprint === undefined)}`;
+    const sql = `${store.readSql};\n${lookupSql(client, key)}`;
     const results: unknown = await client.query(sql);
     const [history, lookup] = Array.isArray(results) ? (results as pg.QueryResult[]) : [];
     if (!history || !lookup) throw new Error('the history and lookup query returned no results');
     return {
       history: store.fromRows(history.rows),
-      precheck: { lookup: toLookup(lookup.rows[0], await fingerprint) },
+      precheck: { lookup: toLookup(lookup.rows[0]) },
     };
   } catch (error) {
     // Either table missing (a first deploy) or preflight's unusable: each read alone, so that
