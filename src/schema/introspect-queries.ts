@@ -248,12 +248,12 @@ WHERE r.relkind IN ('r', 'p')`;
 /*
  * pg_get_indexdef costs about 25 µs per index on a fresh backend, most of it in finding the
  * default operator class of each column (a scan of all the access method's classes, index after
- * index): the bulk of reading 15,000 indexes. A plain index (columns only, no expression,
- * predicate, INCLUDE, storage or operator class options, collation or operator class other than
- * the column's default) has its definition built here instead, word for word as pg_get_indexdef
- * prints it; every other index, and any column this cannot vouch for, falls back to
- * pg_get_indexdef. test/integration/index-definitions.test.ts compares the two on every kind of
- * index.
+ * index): the bulk of reading 15,000 indexes. A plain index (columns only, at most
+ * PLAIN_MAX_COLUMNS of them, no expression, predicate, INCLUDE, storage options, collation or
+ * operator class other than the column's default) has its definition built here instead, word
+ * for word as pg_get_indexdef prints it; every other index, and any column this cannot vouch for,
+ * falls back to pg_get_indexdef. test/integration/index-definitions.test.ts compares the two on
+ * every kind of index.
  *
  * `opcdefault` is the default operator class of a column type for an access method, as
  * GetDefaultOpClass chooses it, where that choice is certain: the class declared DEFAULT for the
@@ -261,61 +261,104 @@ WHERE r.relkind IN ('r', 'p')`;
  * default classes reached by a binary-coercible implicit cast, the one whose type is the preferred
  * type of the column type's category, or else the only one (varchar: text_ops, not bpchar_ops).
  * Methods with a default class for a polymorphic type that any base type could match are left to
- * pg_get_indexdef.
+ * pg_get_indexdef. So is a class that takes options (an options support function, such as
+ * tsvector_ops' siglen): the options of an index column are printed after its class, and only
+ * such a class can have them. The options function's number is the access method's own (its
+ * amoptsprocnum), known here for the built-in methods only; other methods are left out.
  */
 const OPCLASS_DEFAULTS = `
 opcdefault AS MATERIALIZED (
-  SELECT o.opcmethod AS am, o.opcintype AS type, o.oid AS opclass
-  FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_type t ON t.oid = o.opcintype
-  WHERE o.opcdefault AND t.typtype <> 'd'
-  UNION ALL
-  SELECT c.am, c.type, COALESCE(
-      CASE WHEN pg_catalog.count(*) FILTER (WHERE c.preferred) = 1
-        THEN pg_catalog.min(c.opclass) FILTER (WHERE c.preferred) END,
-      CASE WHEN pg_catalog.count(*) = 1 THEN pg_catalog.min(c.opclass) END)
-  FROM (
-    SELECT o.opcmethod AS am, k.castsource AS type, o.oid AS opclass,
-      t.typcategory = s.typcategory AND t.typispreferred AS preferred
-    FROM pg_catalog.pg_cast k
-    JOIN pg_catalog.pg_opclass o ON o.opcdefault AND o.opcintype = k.casttarget
-    JOIN pg_catalog.pg_type t ON t.oid = o.opcintype
-    JOIN pg_catalog.pg_type s ON s.oid = k.castsource
-    WHERE k.castmethod = 'b' AND k.castcontext = 'i' AND s.typtype = 'b' AND s.typelem = 0
-      AND NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_opclass e
-        WHERE e.opcdefault AND e.opcmethod = o.opcmethod
-          AND (e.opcintype = k.castsource OR e.opcintype IN (
-            'pg_catalog.any'::pg_catalog.regtype, 'pg_catalog.anyelement'::pg_catalog.regtype,
-            'pg_catalog.anynonarray'::pg_catalog.regtype, 'pg_catalog.anycompatible'::pg_catalog.regtype,
-            'pg_catalog.anycompatiblenonarray'::pg_catalog.regtype)))
-  ) c
-  GROUP BY c.am, c.type
-  HAVING pg_catalog.count(*) FILTER (WHERE c.preferred) = 1 OR pg_catalog.count(*) = 1
-)`;
-
-/** `, DESC, NULLS FIRST` as pg_get_indexdef prints a btree column's indoption (0 to 3). */
-const ORDER_OPTION = `CASE k.opt WHEN 0 THEN '' WHEN 1 THEN ' DESC NULLS LAST'
-  WHEN 2 THEN ' NULLS FIRST' WHEN 3 THEN ' DESC' END`;
-
-/** The column list of a plain index, or NULL when any column is not plain (see above). */
-const PLAIN_COLUMNS = `(
-  SELECT CASE WHEN pg_catalog.count(*) = x.indnatts AND pg_catalog.bool_and(COALESCE(
-      (k.coll = 0 OR k.coll = a.attcollation) AND ia.attoptions IS NULL
-      AND (k.opt = 0 OR (am.amname = 'btree' AND k.opt BETWEEN 1 AND 3))
-      AND (am.oid, a.atttypid, k.cls) IN (SELECT d.am, d.type, d.opclass FROM opcdefault d),
-      false))
-    THEN pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ${ORDER_OPTION}, ', ' ORDER BY k.ord) END
-  FROM ROWS FROM (pg_catalog.unnest(x.indkey::pg_catalog.int2[]),
-      pg_catalog.unnest(x.indclass::pg_catalog.oid[]),
-      pg_catalog.unnest(x.indcollation::pg_catalog.oid[]),
-      pg_catalog.unnest(x.indoption::pg_catalog.int2[])) WITH ORDINALITY AS k(att, cls, coll, opt, ord)
-  JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.att
-  JOIN pg_catalog.pg_attribute ia ON ia.attrelid = x.indexrelid AND ia.attnum = k.ord
+  SELECT d.am, d.type, d.opclass FROM (
+    SELECT o.opcmethod AS am, o.opcintype AS type, o.oid AS opclass
+    FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_type t ON t.oid = o.opcintype
+    WHERE o.opcdefault AND t.typtype <> 'd'
+    UNION ALL
+    SELECT c.am, c.type, COALESCE(
+        CASE WHEN pg_catalog.count(*) FILTER (WHERE c.preferred) = 1
+          THEN pg_catalog.min(c.opclass) FILTER (WHERE c.preferred) END,
+        CASE WHEN pg_catalog.count(*) = 1 THEN pg_catalog.min(c.opclass) END)
+    FROM (
+      SELECT o.opcmethod AS am, k.castsource AS type, o.oid AS opclass,
+        t.typcategory = s.typcategory AND t.typispreferred AS preferred
+      FROM pg_catalog.pg_cast k
+      JOIN pg_catalog.pg_opclass o ON o.opcdefault AND o.opcintype = k.casttarget
+      JOIN pg_catalog.pg_type t ON t.oid = o.opcintype
+      JOIN pg_catalog.pg_type s ON s.oid = k.castsource
+      WHERE k.castmethod = 'b' AND k.castcontext = 'i' AND s.typtype = 'b' AND s.typelem = 0
+        AND NOT EXISTS (
+          SELECT 1 FROM pg_catalog.pg_opclass e
+          WHERE e.opcdefault AND e.opcmethod = o.opcmethod
+            AND (e.opcintype = k.castsource OR e.opcintype IN (
+              'pg_catalog.any'::pg_catalog.regtype, 'pg_catalog.anyelement'::pg_catalog.regtype,
+              'pg_catalog.anynonarray'::pg_catalog.regtype, 'pg_catalog.anycompatible'::pg_catalog.regtype,
+              'pg_catalog.anycompatiblenonarray'::pg_catalog.regtype)))
+    ) c
+    GROUP BY c.am, c.type
+    HAVING pg_catalog.count(*) FILTER (WHERE c.preferred) = 1 OR pg_catalog.count(*) = 1
+  ) d
+  JOIN pg_catalog.pg_am m ON m.oid = d.am
+  JOIN (VALUES ('btree', 5), ('hash', 3), ('gist', 10), ('gin', 7), ('spgist', 6), ('brin', 5))
+    AS optsproc (amname, procnum) ON optsproc.amname = m.amname
+  JOIN pg_catalog.pg_opclass oc ON oc.oid = d.opclass
+  WHERE NOT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_amproc p
+    WHERE p.amprocfamily = oc.opcfamily AND p.amprocnum = optsproc.procnum)
 )`;
 
 /**
- * An index, over `x` (pg_index), `ic` (its pg_class row), `am` and `r` (its relation), in
- * IndexRow order (name apart). indnullsnotdistinct exists from Postgres 15 on.
+ * The columns of the relation `r` as arrays indexed by attnum (a dropped column's name NULL), for
+ * the index definitions built here: one index scan per table, where a lookup per index column
+ * cost one each. `nums` vouches for the order the arrays were built in (element n is attnum n).
+ */
+const TABLE_COLUMNS = `LATERAL (
+  SELECT pg_catalog.array_agg(CASE WHEN NOT s.attisdropped THEN s.attname END) AS names,
+    pg_catalog.array_agg(s.atttypid) AS types, pg_catalog.array_agg(s.attcollation) AS colls,
+    pg_catalog.array_agg(s.attnum) AS nums
+  FROM (SELECT a.attname, a.attisdropped, a.atttypid, a.attcollation, a.attnum
+        FROM pg_catalog.pg_attribute a WHERE a.attrelid = r.oid AND a.attnum > 0
+        ORDER BY a.attnum) s
+) tc`;
+
+/** The most key columns of an index whose definition is built here (more: pg_get_indexdef). */
+const PLAIN_MAX_COLUMNS = 4;
+
+/**
+ * Whether key column `i` (from 0) of the index `x` is plain: a column of the table (attnum n,
+ * not an expression), its own collation, btree's order options at most, its type's default
+ * operator class for the method (see opcdefault).
+ */
+const plainColumn = (i: number): string => {
+  const n = `x.indkey[${i}]`;
+  return `(tc.nums[${n}] = ${n} AND tc.names[${n}] IS NOT NULL
+      AND (x.indcollation[${i}] = 0 OR x.indcollation[${i}] = tc.colls[${n}])
+      AND (x.indoption[${i}] = 0 OR (am.amname = 'btree' AND x.indoption[${i}] BETWEEN 1 AND 3))
+      AND (am.oid, tc.types[${n}], x.indclass[${i}]) IN (SELECT d.am, d.type, d.opclass FROM opcdefault d))`;
+};
+
+/** Key column `i` as pg_get_indexdef prints it: its name, then btree's DESC and NULLS options. */
+const columnText = (i: number): string =>
+  `pg_catalog.quote_ident(tc.names[x.indkey[${i}]]) || CASE x.indoption[${i}] WHEN 0 THEN ''
+    WHEN 1 THEN ' DESC NULLS LAST' WHEN 2 THEN ' NULLS FIRST' WHEN 3 THEN ' DESC' END`;
+
+/** The column list of a plain index, or NULL when any column is not plain (see above). */
+const PLAIN_COLUMNS = (() => {
+  const positions = Array.from({ length: PLAIN_MAX_COLUMNS }, (_, i) => i);
+  const plain = positions.map((i) =>
+    i === 0 ? plainColumn(0) : `(x.indnatts <= ${i} OR ${plainColumn(i)})`,
+  );
+  const texts = positions.map((i) =>
+    i === 0
+      ? columnText(0)
+      : `CASE WHEN x.indnatts > ${i} THEN ', ' || ${columnText(i)} ELSE '' END`,
+  );
+  return `CASE WHEN x.indnatts <= ${PLAIN_MAX_COLUMNS} AND ${plain.join('\n    AND ')}
+    THEN ${texts.join('\n    || ')} END`;
+})();
+
+/**
+ * An index, over `x` (pg_index), `ic` (its pg_class row), `am`, `r` (its relation) and `tc` (the
+ * relation's columns, TABLE_COLUMNS), in IndexRow order (name apart). indnullsnotdistinct exists
+ * from Postgres 15 on.
  */
 const indexValues = (serverVersionNum: number): Values => ({
   definition:
@@ -337,6 +380,7 @@ WHERE x.indrelid = r.oid`;
 const indexes = (serverVersionNum: number): string => `
 SELECT r.schema, r.relation, ic.relname AS name, ${selectList(indexValues(serverVersionNum))}
 FROM rel r
+CROSS JOIN ${TABLE_COLUMNS}
 JOIN pg_catalog.pg_index x ON x.indrelid = r.oid
 JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
@@ -478,7 +522,9 @@ SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name, '${part}' AS
 FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
              c.relforcerowsecurity, c.relispartition, c.relpartbound
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}${named}) r`,
+      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}${named}) r${
+        part === 'keys' ? `,\n  ${TABLE_COLUMNS}` : ''
+      }`,
     )
     .join('\nUNION ALL');
 };
