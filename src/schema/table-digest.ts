@@ -26,7 +26,9 @@ import {
  * of its `shape` is the JSON array `[kind, partitionKey, partitionOf, partitionBound, rls,
  * rlsForced, columns, triggers, policies]`, that of its `keys` `[indexes, constraints]`; each
  * collection an array of `[name, ...properties]` in code-point order of the names (the server's
- * "C" order of UTF-8), as JSON.stringify prints it. A name whose order differs between the two
+ * "C" order of UTF-8), as JSON.stringify prints it. Columns, triggers, indexes and constraints
+ * have their booleans as texts (`"true"`, `"false"`): the server prints those rows as arrays of
+ * texts (introspect-queries.ts); policies keep their JSON types. A name whose order differs between the two
  * (characters beyond U+FFFF next to ones from U+E000) only makes its table read in full.
  */
 
@@ -36,15 +38,26 @@ type ToRow<T> = (name: string, entry: T) => unknown[] | undefined;
 const complete = (row: unknown[]): unknown[] | undefined =>
   row.includes(undefined) ? undefined : row;
 
+/** A value as the canonical text writes it in columns, triggers, indexes and constraints. */
+const asText = (value: unknown): unknown => (typeof value === 'boolean' ? String(value) : value);
+
 // Each property read by name (not in a loop over names): this runs for every column of the file.
 const column: ToRow<ColumnExpectation> = (name, c) =>
-  complete([name, c.type, c.nullable, c.default, c.identity, c.generated]);
+  complete([name, c.type, asText(c.nullable), c.default, c.identity, c.generated]);
 // An INVALID index has no row: compare reports every INVALID index, so its table is always read.
 const index: ToRow<IndexExpectation> = (name, i) =>
-  i.valid === true ? complete([name, i.definition, i.valid]) : undefined;
+  i.valid === true ? complete([name, i.definition, 'true']) : undefined;
 const constraint: ToRow<ConstraintExpectation> = (name, k) =>
-  complete([name, k.type, k.definition, k.deferrable, k.deferred, k.validated]);
-const trigger: ToRow<TriggerExpectation> = (name, t) => complete([name, t.definition, t.enabled]);
+  complete([
+    name,
+    k.type,
+    k.definition,
+    asText(k.deferrable),
+    asText(k.deferred),
+    asText(k.validated),
+  ]);
+const trigger: ToRow<TriggerExpectation> = (name, t) =>
+  complete([name, t.definition, asText(t.enabled)]);
 const policy: ToRow<PolicyExpectation> = (name, p) =>
   complete([
     name,

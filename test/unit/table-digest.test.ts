@@ -53,7 +53,7 @@ const USERS: TableExpectation = {
 };
 
 describe('canonicalTableTexts', () => {
-  it('are JSON arrays of the two parts, collections sorted by name, policy roles sorted', () => {
+  it('are JSON arrays of the two parts, collections sorted by name, booleans as texts but in policies, policy roles sorted', () => {
     const texts = canonicalTableTexts(USERS);
     expect(JSON.parse(texts?.shape ?? 'null')).toEqual([
       'table',
@@ -63,15 +63,15 @@ describe('canonicalTableTexts', () => {
       false,
       false,
       [
-        ['bio', 'text', true, `'say "hi"\n'::text`, null, null],
-        ['id', 'integer', false, null, 'always', null],
+        ['bio', 'text', 'true', `'say "hi"\n'::text`, null, null],
+        ['id', 'integer', 'false', null, 'always', null],
       ],
       [['audit', 'CREATE TRIGGER audit ...', 'replica']],
       [['mine', 'select', true, ['a', 'b'], 'true', null]],
     ]);
     expect(JSON.parse(texts?.keys ?? 'null')).toEqual([
-      [['users_pkey', 'CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)', true]],
-      [['users_pkey', 'primary key', 'PRIMARY KEY (id)', false, false, true]],
+      [['users_pkey', 'CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)', 'true']],
+      [['users_pkey', 'primary key', 'PRIMARY KEY (id)', 'false', 'false', 'true']],
     ]);
   });
 
