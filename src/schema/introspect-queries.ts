@@ -152,6 +152,7 @@ const notInExtension = (alias: string, catalog: string): string =>
 
 const COMMON = `
 ns AS (SELECT oid, nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY (%SCHEMAS%)),
+first_ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = (%SCHEMAS%)[1]),
 ext AS (
   -- Found from the extensions (pg_depend's index on the referenced object), not by reading all
   -- of pg_depend: on 5,000 tables that is a 130,000-row scan, about 20 ms of every run.
@@ -387,27 +388,118 @@ JOIN pg_catalog.pg_am am ON am.oid = ic.relam
 WHERE r.relkind IN ('r', 'p', 'm')`;
 
 /**
- * A constraint, over `k` (pg_constraint), in ConstraintRow order (name apart). contype 'n' (NOT
- * NULL, PG 18) is the column's nullability; 't' is a trigger. A foreign key that references a
- * partitioned table gets one internal copy per partition on the same table: skipped.
+ * A list of key columns as pg_get_constraintdef prints it (`a, b`), from the int2[] `keys`
+ * (1-based) and a column's quoted name by attnum; NULL when `vouched` (per attnum) fails for any
+ * key, or there are more than PLAIN_MAX_COLUMNS of them.
  */
-const CONSTRAINT_VALUES: Values = {
+function keyList(
+  keys: string,
+  name: (attnum: string) => string,
+  vouched: (attnum: string) => string = () => 'true',
+): string {
+  const positions = Array.from({ length: PLAIN_MAX_COLUMNS }, (_, i) => i + 1);
+  const ok = positions.map((i) =>
+    i === 1
+      ? vouched(`${keys}[1]`)
+      : `(pg_catalog.cardinality(${keys}) < ${i} OR ${vouched(`${keys}[${i}]`)})`,
+  );
+  const texts = positions.map((i) =>
+    i === 1
+      ? name(`${keys}[1]`)
+      : `CASE WHEN pg_catalog.cardinality(${keys}) >= ${i} THEN ', ' || ${name(`${keys}[${i}]`)} ELSE '' END`,
+  );
+  return `CASE WHEN pg_catalog.cardinality(${keys}) BETWEEN 1 AND ${PLAIN_MAX_COLUMNS} AND ${ok.join(' AND ')}
+    THEN ${texts.join(' || ')} END`;
+}
+
+/** A column of the constraint's own table, from `tc` (TABLE_COLUMNS) as index definitions use it. */
+const ownColumn = (attnum: string): string => `pg_catalog.quote_ident(tc.names[${attnum}])`;
+const ownColumnVouched = (attnum: string): string => `tc.nums[${attnum}] = ${attnum}`;
+
+/** A column of the referenced table of the foreign key `k`. */
+const referencedColumn = (attnum: string): string =>
+  `(SELECT pg_catalog.quote_ident(fa.attname) FROM pg_catalog.pg_attribute fa
+    WHERE fa.attrelid = k.confrelid AND fa.attnum = ${attnum} AND NOT fa.attisdropped)`;
+
+/** A foreign key's ON UPDATE or ON DELETE clause, as pg_get_constraintdef prints it. */
+const fkAction = (clause: string, action: string): string =>
+  `CASE ${action} WHEN 'a' THEN '' WHEN 'r' THEN ' ${clause} RESTRICT' WHEN 'c' THEN ' ${clause} CASCADE'
+    WHEN 'n' THEN ' ${clause} SET NULL' WHEN 'd' THEN ' ${clause} SET DEFAULT' END`;
+
+/**
+ * Whether the relation `fr` is visible in the search path (the read sets it to the schemas) for
+ * the plain reason: it is in the first schema, and nothing searched before that one has its name
+ * (pg_catalog, searched first when not listed; no temporary schema on this session).
+ * pg_table_is_visible says so too, at the price of two catalog lookups per relation on a fresh
+ * backend; it decides every other case.
+ */
+const FIRST_IN_PATH = `(fr.relnamespace = (SELECT f.oid FROM first_ns f)
+      AND pg_catalog.pg_my_temp_schema() = 0
+      AND fr.relname NOT IN (SELECT c.relname FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'pg_catalog'::pg_catalog.regnamespace))`;
+
+/*
+ * pg_get_constraintdef costs about as much per constraint as pg_get_indexdef per index on a
+ * fresh backend (the constraint's row read again, each column's name and the referenced table's
+ * looked up one by one): a third of reading the keys of 5,000 tables. The usual primary keys,
+ * unique constraints and foreign keys (at most PLAIN_MAX_COLUMNS columns; no INCLUDE, NULLS NOT
+ * DISTINCT, ON DELETE SET NULL (columns), WITHOUT OVERLAPS or PERIOD, NOT ENFORCED) have their
+ * definition built here instead, word for word as pg_get_constraintdef prints it; every other
+ * constraint falls back to it. test/integration/constraint-definitions.test.ts compares the two
+ * on every kind of constraint.
+ */
+const plainConstraint = (serverVersionNum: number): string => {
+  const ordinary = serverVersionNum >= 180000 ? ' AND NOT k.conperiod AND k.conenforced' : '';
+  const noSetColumns = serverVersionNum >= 150000 ? ' AND k.confdelsetcols IS NULL' : '';
+  const nullsDistinct = serverVersionNum >= 150000 ? ' AND NOT ci.indnullsnotdistinct' : '';
+  const own = keyList('k.conkey', ownColumn, ownColumnVouched);
+  return `CASE
+  WHEN k.contype IN ('p', 'u')${ordinary} THEN (
+    SELECT CASE WHEN ci.indnatts = pg_catalog.cardinality(k.conkey)${nullsDistinct}
+      THEN CASE k.contype WHEN 'p' THEN 'PRIMARY KEY (' ELSE 'UNIQUE (' END || ${own} || ')' END
+    FROM pg_catalog.pg_index ci WHERE ci.indexrelid = k.conindid)
+  WHEN k.contype = 'f'${ordinary}${noSetColumns} THEN 'FOREIGN KEY (' || ${own} || ') REFERENCES ' || (
+    SELECT CASE WHEN ${FIRST_IN_PATH} OR pg_catalog.pg_table_is_visible(fr.oid)
+      THEN pg_catalog.quote_ident(fr.relname)
+      ELSE pg_catalog.quote_ident((SELECT fn.nspname FROM pg_catalog.pg_namespace fn
+        WHERE fn.oid = fr.relnamespace)) || '.' || pg_catalog.quote_ident(fr.relname) END
+    FROM pg_catalog.pg_class fr WHERE fr.oid = k.confrelid)
+    || '(' || ${keyList('k.confkey', referencedColumn)} || ')'
+    || CASE k.confmatchtype WHEN 's' THEN '' WHEN 'f' THEN ' MATCH FULL' WHEN 'p' THEN ' MATCH PARTIAL' END
+    || ${fkAction('ON UPDATE', 'k.confupdtype')} || ${fkAction('ON DELETE', 'k.confdeltype')}
+  END
+  || CASE WHEN k.condeferrable THEN ' DEFERRABLE' ELSE '' END
+  || CASE WHEN k.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END
+  || CASE WHEN k.convalidated THEN '' ELSE ' NOT VALID' END`;
+};
+
+/**
+ * A constraint, over `k` (pg_constraint) and `tc` (its table's columns, TABLE_COLUMNS), in
+ * ConstraintRow order (name apart). contype 'n' (NOT NULL, PG 18) is the column's nullability;
+ * 't' is a trigger. A foreign key that references a partitioned table gets one internal copy per
+ * partition on the same table: skipped.
+ */
+const constraintValues = (serverVersionNum: number): Values => ({
   type: text(`CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key' WHEN 'u' THEN 'unique'
     WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' END`),
-  definition: text('pg_catalog.pg_get_constraintdef(k.oid)'),
+  definition: text(
+    `COALESCE(${plainConstraint(serverVersionNum)}, pg_catalog.pg_get_constraintdef(k.oid))`,
+  ),
   deferrable: bool('k.condeferrable'),
   deferred: bool('k.condeferred'),
   validated: bool('k.convalidated'),
-};
+});
 
 const CONSTRAINTS_OF = `FROM pg_catalog.pg_constraint k
 WHERE k.conrelid = r.oid AND k.contype IN ('p', 'f', 'u', 'c', 'x')
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
                   WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid)`;
 
-const CONSTRAINTS = `
-SELECT r.schema, r.relation, k.conname AS name, ${selectList(CONSTRAINT_VALUES)}
-FROM rel r JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid
+const constraints = (serverVersionNum: number): string => `
+SELECT r.schema, r.relation, k.conname AS name, ${selectList(constraintValues(serverVersionNum))}
+FROM rel r
+CROSS JOIN ${TABLE_COLUMNS}
+JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid
 WHERE r.relkind IN ('r', 'p') AND k.contype IN ('p', 'f', 'u', 'c', 'x')
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
                   WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid)`;
@@ -506,7 +598,11 @@ const canonicalParts = (serverVersionNum: number): Record<DigestPart, string> =>
       'ic.relname',
       INDEXES_OF,
     ),
-    textRows([text('k.conname'), ...Object.values(CONSTRAINT_VALUES)], 'k.conname', CONSTRAINTS_OF),
+    textRows(
+      [text('k.conname'), ...Object.values(constraintValues(serverVersionNum))],
+      'k.conname',
+      CONSTRAINTS_OF,
+    ),
   ]),
 });
 
@@ -584,7 +680,7 @@ const PARTS: readonly (readonly [keyof CatalogRows, Part])[] = [
   ['tables', TABLES],
   ['columns', COLUMNS],
   ['indexes', indexes],
-  ['constraints', CONSTRAINTS],
+  ['constraints', constraints],
   ['triggers', TRIGGERS],
   ['policies', POLICIES],
   ['functions', FUNCTIONS],
@@ -638,7 +734,7 @@ export function catalogQuery(
     const sql = typeof part === 'string' ? part : part(serverVersionNum, scope);
     return `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q), '[]') FROM (${sql}) q)`;
   });
-  const common = COMMON.replace('%SCHEMAS%', schemasArrayLiteral).replace(
+  const common = COMMON.replaceAll('%SCHEMAS%', schemasArrayLiteral).replace(
     '%RELATIONS%',
     relationFilter(scope.tables),
   );
