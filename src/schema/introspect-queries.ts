@@ -490,10 +490,11 @@ const constraintValues = (serverVersionNum: number): Values => ({
   validated: bool('k.convalidated'),
 });
 
+// A constraint with no parent (conparentid 0, nearly all) needs no lookup of one.
 const CONSTRAINTS_OF = `FROM pg_catalog.pg_constraint k
 WHERE k.conrelid = r.oid AND k.contype IN ('p', 'f', 'u', 'c', 'x')
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
-                  WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid)`;
+  AND (k.conparentid = 0 OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
+                  WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid))`;
 
 const constraints = (serverVersionNum: number): string => `
 SELECT r.schema, r.relation, k.conname AS name, ${selectList(constraintValues(serverVersionNum))}
@@ -501,8 +502,8 @@ FROM rel r
 CROSS JOIN ${TABLE_COLUMNS}
 JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid
 WHERE r.relkind IN ('r', 'p') AND k.contype IN ('p', 'f', 'u', 'c', 'x')
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
-                  WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid)`;
+  AND (k.conparentid = 0 OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
+                  WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid))`;
 
 const TRIGGERS_OF = `FROM pg_catalog.pg_trigger t WHERE t.tgrelid = r.oid AND NOT t.tgisinternal`;
 
