@@ -13,6 +13,7 @@ import { coldFixture, projectFixture, verifyFixture } from './lib/fixtures.mjs';
 import { measure, median, mustSucceed, RSS_METHOD } from './lib/measure.mjs';
 import { startCountingProxy } from './lib/proxy.mjs';
 import {
+  copyDatabase,
   describeServer,
   dropDatabase,
   findServer,
@@ -265,13 +266,26 @@ async function verifyScenario(server, rows) {
     'setup: run',
     preflight(['run', '--expect', 'expected-schema.json'], { cwd: dir, url }),
   );
+  // As a database verified for the first time against its snapshot: the same catalog, with
+  // nothing recorded (no preflight_verification), so verify reads it in full and records nothing.
+  const freshUrl = await copyDatabase(server.url, `${database}_fresh`, database);
+  await runSql(freshUrl, 'DROP TABLE IF EXISTS preflight_verification');
   const full = [];
-  const runs = await iterate('verify, and verify --full-verify', async () => {
-    full.push(await mustSucceed('verify --full-verify', preflight(fullArgs, { cwd: dir, url })));
-    return mustSucceed('verify', preflight(args, { cwd: dir, url }));
-  });
+  const fresh = [];
+  const runs = await iterate(
+    'verify, verify --full-verify, verify with nothing recorded',
+    async () => {
+      full.push(await mustSucceed('verify --full-verify', preflight(fullArgs, { cwd: dir, url })));
+      fresh.push(
+        await mustSucceed('verify, nothing recorded', preflight(args, { cwd: dir, url: freshUrl })),
+      );
+      return mustSucceed('verify', preflight(args, { cwd: dir, url }));
+    },
+  );
   const trips = await countRoundTrips(server, database, args, dir);
   const fullTrips = await countRoundTrips(server, database, fullArgs, dir);
+  const freshTrips = await countRoundTrips(server, `${database}_fresh`, args, dir);
+  await dropDatabase(server.url, `${database}_fresh`);
   await profile('verify', args, dir, url);
   await profile('verify-full', fullArgs, dir, url);
   rows.push({
@@ -279,6 +293,12 @@ async function verifyScenario(server, rows) {
     name: `verify (${tables} tables), --full-verify`,
     ...summarise(full.slice(options.warmup)),
     trips: fullTrips,
+  });
+  rows.push({
+    key: 'verify-fresh',
+    name: `verify (${tables} tables), nothing recorded`,
+    ...summarise(fresh.slice(options.warmup)),
+    trips: freshTrips,
   });
   rows.push({
     key: 'verify',

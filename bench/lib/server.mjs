@@ -79,6 +79,19 @@ export async function freshDatabase(base, name) {
   return urlFor(base, name);
 }
 
+/** Drops (forcibly) and creates `name` as a copy of `template` (no session may be on it); its URL. */
+export async function copyDatabase(base, name, template) {
+  await withAdmin(base, async (client) => {
+    await client.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY ($1) AND pid <> pg_backend_pid()',
+      [[name, template]],
+    );
+    await client.query(`DROP DATABASE IF EXISTS "${name}"`);
+    await client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+  });
+  return urlFor(base, name);
+}
+
 /** Drops a database if it exists. */
 export async function dropDatabase(base, name) {
   await withAdmin(base, async (client) => {

@@ -48,6 +48,7 @@ export function formatTargets(rows) {
   const verify = get('verify');
   const noopFull = get('noop-full');
   const verifyFull = get('verify-full');
+  const verifyFresh = get('verify-fresh');
   if (noop?.floor)
     add(
       'no-op run ≤ 1.0× the node + pg select 1 floor',
@@ -68,7 +69,8 @@ export function formatTargets(rows) {
     add(
       'verify at scale ≤ 0.5 s wall',
       `${ms(verify.ms)} (catalog unchanged since the last run)` +
-        (verifyFull ? `; with --full-verify ${ms(verifyFull.ms)}` : ''),
+        (verifyFull ? `; with --full-verify ${ms(verifyFull.ms)}` : '') +
+        (verifyFresh ? `; with nothing recorded yet ${ms(verifyFresh.ms)}` : ''),
       verify.ms <= 500,
     );
   if (noop)

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { isUndefinedTable, type HistoryStore } from '../migrations/history.js';
 import type { AppliedMigration } from '../migrations/types.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
-import type { TakenFingerprint } from '../schema/fingerprint.js';
+import { takeFingerprint, type TakenFingerprint } from '../schema/fingerprint.js';
 import {
   isStateTableProblem,
   lookupSql,
@@ -32,6 +32,11 @@ export function verifiedStateKey(expected: ExpectedSource, strict: boolean): str
  */
 export interface Precheck {
   readonly lookup: Lookup | undefined;
+  /**
+   * preflight's table does not exist: a verification that records only into an existing one
+   * (verify, status) records nothing, so it takes no catalog fingerprint at all.
+   */
+  readonly noTable?: boolean;
 }
 
 /** Looks up the file's verified state now (undefined under --full-verify: nothing to look up). */
@@ -48,8 +53,11 @@ export async function precheckVerifiedState(
 
 /** What a read-only command (verify, status) sends as soon as its session opens. */
 export interface EarlyFingerprint {
-  /** The catalog fingerprint, when a lookup of the file's verified state will follow. */
-  readonly fingerprint: Promise<TakenFingerprint> | undefined;
+  /**
+   * The catalog fingerprint, when a lookup of the file's verified state will follow: undefined
+   * when preflight's table did not exist (see takeFingerprintIfRecorded).
+   */
+  readonly fingerprint: Promise<TakenFingerprint | undefined> | undefined;
 }
 
 /**
@@ -66,9 +74,13 @@ export function lookupBehind(
 ): Promise<Precheck | undefined> {
   if (!expected || !early.fingerprint) return Promise.resolve(undefined);
   const lookup = sendLookup(ctx, client, expected);
-  const precheck = Promise.all([early.fingerprint, lookup]).then(([taken, sent]) => ({
-    lookup: toLookup(sent.row, taken),
-  }));
+  const precheck = Promise.all([early.fingerprint, lookup]).then(
+    async ([taken, sent]): Promise<Precheck> => {
+      if (sent.row === undefined) return { lookup: undefined, noTable: sent.missing };
+      // The table was created between the two statements (by a run): the fingerprint is taken now.
+      return { lookup: toLookup(sent.row, taken ?? (await takeFingerprint(client))) };
+    },
+  );
   // Awaited by the caller once the history is read; a failure before then is not unhandled.
   precheck.catch(() => undefined);
   return precheck;
@@ -77,6 +89,8 @@ export function lookupBehind(
 /** What sendLookup read: the row of the file's key, undefined when preflight's table cannot serve. */
 export interface SentLookup {
   readonly row: unknown;
+  /** Whether the table does not exist (42P01), when `row` is undefined. */
+  readonly missing: boolean;
 }
 
 /**
@@ -91,9 +105,9 @@ export function sendLookup(
 ): Promise<SentLookup> {
   const key = verifiedStateKey(expected, ctx.config.strict);
   return client.query(lookupSql(client, key, false)).then(
-    ({ rows }) => ({ row: rows[0] as unknown }),
+    ({ rows }) => ({ row: rows[0] as unknown, missing: false }),
     (error: unknown) => {
-      if (isStateTableProblem(error)) return { row: undefined };
+      if (isStateTableProblem(error)) return { row: undefined, missing: isUndefinedTable(error) };
       throw error;
     },
   );

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ExpectedSource } from '../schema/expected-file.js';
-import { takeFingerprint } from '../schema/fingerprint.js';
+import { takeFingerprintIfRecorded } from '../schema/verified-state.js';
 import type { CommandContext } from './context.js';
 import type { EarlyFingerprint } from './precheck.js';
 import { loginFirst } from './session-scope.js';
@@ -22,7 +22,8 @@ export interface ReadOnlyStart<F> extends EarlyFingerprint {
 /**
  * withSession's `prepare` of verify and status. When an expected-schema file may exist, the
  * catalog fingerprint goes out right behind the session's settings, first of all, since the server
- * takes longest over it (about 0.2 s on a new connection at 5,000 tables); the history read and
+ * takes longest over it (about 0.2 s on a new connection at 5,000 tables), when preflight's table
+ * exists (see takeFingerprintIfRecorded); the history read and
  * the lookup follow it on the wire (see lookupBehind). The file is read on the thread pool
  * meanwhile (18 MB at 5,000 tables), and `readFiles` (the migrations and seeds, read
  * synchronously) waits for the login first (loginFirst). A problem that `readFiles` finds is
@@ -35,7 +36,7 @@ export function readWhileConnecting<F>(
   return async (connected) => {
     const fingerprint =
       !ctx.config.fullVerify && expectedFileMayExist(ctx)
-        ? connected.then(takeFingerprint)
+        ? connected.then(takeFingerprintIfRecorded)
         : undefined;
     // Awaited by the lookup; a failure before then must not count as unhandled.
     fingerprint?.catch(() => undefined);

@@ -107,6 +107,7 @@ export async function parseWhileReading(
   expected: ExpectedSource,
   before: Before | undefined,
   helper?: pg.ClientBase,
+  fingerprinted = true,
 ): Promise<{
   schema: ExpectedSchema;
   /** countExpected of the file, counted while the server reads the catalog. */
@@ -117,7 +118,7 @@ export async function parseWhileReading(
   vouched: number;
 }> {
   const start = (schemas: readonly string[], only?: readonly string[]) =>
-    startDigestRead(client, schemas, before, helper, only);
+    startDigestRead(client, schemas, before, helper, only, fingerprinted);
   // Sent before the file is parsed (the parse holds the event loop), so that the server works
   // meanwhile, for a file that says near its top that it is exhaustive (as snapshot writes it):
   // any other is parsed first, and only the tables it lists are read.
@@ -249,12 +250,21 @@ export async function verifyStructure(
   // The lookup's fingerprint was taken just now (run passes one only when nothing changed since):
   // it serves as the one before the catalog query.
   const before = creates ? undefined : checked?.lookup;
+  // Nothing can be recorded (see Precheck's noTable): no fingerprint is taken for it.
+  const noTable = record === 'existing' && checked?.noTable === true;
+  const fingerprinted = recordable && !noTable;
+  if (noTable)
+    ctx.logger.debug(
+      { event: 'verify.not-fingerprinted' },
+      `${VERIFIED_STATE_TABLE} does not exist: this verification is not recorded, so the catalog is not fingerprinted`,
+    );
   const helper = await catalogHelper(ctx, expected);
   const { schema, checkedBy, compared, snapshot, fingerprint, vouched } = await parseWhileReading(
     client,
     expected,
     before,
     helper,
+    fingerprinted,
   ).finally(() => helper?.end().catch(() => undefined));
   ctx.logger.debug(
     { event: 'verify.digests', vouched, read: Object.keys(snapshot.tables).length },

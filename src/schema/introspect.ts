@@ -81,7 +81,8 @@ export interface DigestRead {
  * taken in it is older than any read. With a `helper` (a second connection, opened by the
  * caller), the session reads the tables' `shape` digests and the helper their `keys` digests:
  * two server processes for the catalog of thousands of tables. `only` (qualified names) limits the
- * digests to those tables and the ones with an INVALID index. The last fingerprint is taken
+ * digests to those tables and the ones with an INVALID index. Without `fingerprinted` (nothing
+ * will be recorded) no fingerprint is taken, and none is returned. The last fingerprint is taken
  * once every read is done, so that equal fingerprints vouch for all of them; it is not taken at
  * all when no transaction committed since the first was (see unchangedSince): the first's
  * snapshot is the pinned one, or the one `before` carries.
@@ -92,10 +93,12 @@ export async function startDigestRead(
   before: Before | undefined,
   helper: pg.ClientBase | undefined,
   only?: readonly string[],
+  fingerprinted = true,
 ): Promise<DigestRead> {
   // Known to preflight's session without a wait: the pin goes out before the caller parses.
   const version = knownServerVersion(client) ?? (await serverVersionNum(client));
-  const pinned = before === undefined ? await pinSnapshot(client) : undefined;
+  // Not fingerprinted: no pin, nothing taken before or after ('' agrees with nothing).
+  const pinned = fingerprinted && before === undefined ? await pinSnapshot(client) : undefined;
   // The snapshot the first fingerprint was taken in, when known.
   const since = pinned ?? before?.snapshot;
   // On a pipelined session these go out together: fingerprint, first read, end of transaction.
@@ -128,8 +131,9 @@ export async function startDigestRead(
         read.length > 0
           ? readCatalog(client, schemas, version, RELATION_KINDS, { tables: read })
           : undefined;
-      const after =
-        since !== undefined && (await unchangedSince(client, since))
+      const after = !fingerprinted
+        ? ''
+        : since !== undefined && (await unchangedSince(client, since))
           ? taken
           : await readFingerprint(client);
       const tableRows = (await tables)?.();

@@ -327,6 +327,10 @@ describe('the verified state (catalog fingerprint)', () => {
         const read = await preflight([command], other.url);
         expect(read.exitCode).toBe(0);
         expect(read.report.verification.method).toBe('catalog');
+        // Nothing to record it into: the catalog is not fingerprinted for nothing.
+        expect(logLines(read.stdout)).toContainEqual(
+          expect.objectContaining({ event: 'verify.not-fingerprinted' }),
+        );
       }
       expect((await preflight(['run'], other.url)).report.verification.method).toBe('catalog');
       for (const command of ['verify', 'status']) {

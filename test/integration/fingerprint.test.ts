@@ -1,4 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
+import { lookupBehind } from '../../src/pipeline/precheck.js';
+import { readExpectedSourceNow } from '../../src/schema/expected-file.js';
 import { FINGERPRINT_STATEMENT, takeFingerprint } from '../../src/schema/fingerprint.js';
 import { startDigestRead } from '../../src/schema/introspect.js';
 import {
@@ -6,8 +10,11 @@ import {
   lookupSql,
   lookupVerifiedState,
   storeVerifiedState,
+  takeFingerprintIfRecorded,
   toLookup,
 } from '../../src/schema/verified-state.js';
+import { scratchDir } from '../helpers/cli.js';
+import { commandContext } from '../helpers/context.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 const BASE = `
@@ -194,6 +201,19 @@ describe('catalog fingerprint', () => {
     expect(fingerprint).toBe(await fingerprintOf(client));
     expect(Object.keys(snapshot.tables)).toContain('public.customers');
   });
+
+  test('is not taken by a read that records nothing: the same snapshot, no transaction left open', async () => {
+    const read = await startDigestRead(client, ['public'], undefined, undefined, undefined, false);
+    const { snapshot, fingerprint } = await read.finish((digests) => ({
+      read: digests.map((row) => row.oid),
+    }));
+    expect(fingerprint).toBeUndefined();
+    expect(snapshot).toEqual((await readWithFingerprint(client)).snapshot);
+    const { rows } = await client.query<{ iso: string }>(
+      "SELECT current_setting('transaction_isolation') AS iso",
+    );
+    expect(rows[0]?.iso).toBe('read committed');
+  });
 });
 
 /** A verification's read of the catalog, every table read in full; `before` as the caller's. */
@@ -219,6 +239,39 @@ describe('verified state', () => {
   afterAll(async () => {
     await client.end();
     await db.drop();
+  });
+
+  test('is fingerprinted only while its table exists (verify and status record into no other)', async () => {
+    expect(await takeFingerprintIfRecorded(client)).toBeUndefined();
+    await ensureVerifiedStateTable(client);
+    try {
+      const taken = await takeFingerprintIfRecorded(client);
+      expect(taken?.fingerprint).toBe(await fingerprintOf(client));
+      expect(taken?.snapshot).toMatch(/^\d+:\d+:/);
+    } finally {
+      await client.query('DROP TABLE preflight_verification');
+    }
+  });
+
+  test('a lookup behind no fingerprint: none needed without the table, taken then when a run made it meanwhile', async () => {
+    const file = path.join(scratchDir(), 'expected-schema.json');
+    writeFileSync(file, JSON.stringify({ version: 1, tables: { 'public.customers': {} } }));
+    const expected = readExpectedSourceNow(file);
+    const { ctx } = commandContext('verify', db.url);
+    const early = { fingerprint: Promise.resolve(undefined) };
+    expect(await lookupBehind(ctx, client, expected, early)).toEqual({
+      lookup: undefined,
+      noTable: true,
+    });
+    await ensureVerifiedStateTable(client);
+    try {
+      const precheck = await lookupBehind(ctx, client, expected, early);
+      expect(precheck?.noTable).toBeUndefined();
+      expect(precheck?.lookup?.fingerprint).toBe(await fingerprintOf(client));
+      expect(precheck?.lookup?.stored).toBeUndefined();
+    } finally {
+      await client.query('DROP TABLE preflight_verification');
+    }
   });
 
   test('is absent before the table exists, then stored and read back by key', async () => {
