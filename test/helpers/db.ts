@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { rememberServerVersion } from '../../src/connection/server-version.js';
+import { knownServerVersion, rememberServerVersion } from '../../src/connection/server-version.js';
 
 /** The server every integration test uses (set by the global setup when not given). */
 export function adminUrl(): string {
@@ -90,4 +90,12 @@ export async function createTestDatabase(prefix = 'pf'): Promise<TestDatabase> {
       });
     },
   };
+}
+
+/** A client on `db` as connectAsSession opens it, and the server's `server_version_num`. */
+export async function connectWithVersion(
+  db: TestDatabase,
+): Promise<{ client: pg.Client; version: number }> {
+  const client = await connectAsSession(db.url);
+  return { client, version: knownServerVersion(client) ?? 0 };
 }

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { catalogQuery } from '../../src/schema/introspect-queries.js';
 import { introspectSchema } from '../../src/schema/introspect.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { connectWithVersion, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 /*
  * The usual primary keys, unique constraints and foreign keys have their definition built by the
@@ -94,12 +94,7 @@ let version: number;
 beforeAll(async () => {
   db = await createTestDatabase('pf_condef');
   await db.query(SCHEMA);
-  client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  const { rows } = await client.query<{ v: string }>(
-    "SELECT current_setting('server_version_num') AS v",
-  );
-  version = Number(rows[0]?.v);
+  ({ client, version } = await connectWithVersion(db));
   if (version >= 150000) {
     await client.query(`
       CREATE TABLE nnd (x integer, y integer, UNIQUE NULLS NOT DISTINCT (x));
