@@ -28,8 +28,9 @@ import {
  * collection an array of `[name, ...properties]` in code-point order of the names (the server's
  * "C" order of UTF-8), as JSON.stringify prints it. Columns, triggers, indexes and constraints
  * have their booleans as texts (`"true"`, `"false"`): the server prints those rows as arrays of
- * texts (introspect-queries.ts); policies keep their JSON types. A name whose order differs between the two
- * (characters beyond U+FFFF next to ones from U+E000) only makes its table read in full.
+ * texts (introspect-queries.ts); policies keep their JSON types. A name whose order differs
+ * between the two (characters beyond U+FFFF next to ones from U+E000) only makes its table read
+ * in full.
  */
 
 /** An entry's row: `[name, ...properties]`, or undefined when a property is left out. */
