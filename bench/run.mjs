@@ -13,7 +13,6 @@ import { coldFixture, projectFixture, verifyFixture } from './lib/fixtures.mjs';
 import { measure, median, mustSucceed, RSS_METHOD } from './lib/measure.mjs';
 import { startCountingProxy } from './lib/proxy.mjs';
 import {
-  copyDatabase,
   describeServer,
   dropDatabase,
   findServer,
@@ -268,7 +267,7 @@ async function verifyScenario(server, rows) {
   );
   // As a database verified for the first time against its snapshot: the same catalog, with
   // nothing recorded (no preflight_verification), so verify reads it in full and records nothing.
-  const freshUrl = await copyDatabase(server.url, `${database}_fresh`, database);
+  const freshUrl = await freshDatabase(server.url, `${database}_fresh`, database);
   await runSql(freshUrl, 'DROP TABLE IF EXISTS preflight_verification');
   const full = [];
   const fresh = [];

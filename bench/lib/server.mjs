@@ -66,28 +66,20 @@ export async function withAdmin(base, fn) {
   }
 }
 
-/** Drops (forcibly) and creates an empty database; returns its URL. */
-export async function freshDatabase(base, name) {
-  await withAdmin(base, async (client) => {
-    await client.query(
-      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-      [name],
-    );
-    await client.query(`DROP DATABASE IF EXISTS "${name}"`);
-    await client.query(`CREATE DATABASE "${name}"`);
-  });
-  return urlFor(base, name);
-}
-
-/** Drops (forcibly) and creates `name` as a copy of `template` (no session may be on it); its URL. */
-export async function copyDatabase(base, name, template) {
+/**
+ * Drops (forcibly) and creates a database, empty or as a copy of `template` (whose sessions are
+ * ended too: a template must have none); returns its URL.
+ */
+export async function freshDatabase(base, name, template) {
   await withAdmin(base, async (client) => {
     await client.query(
       'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY ($1) AND pid <> pg_backend_pid()',
-      [[name, template]],
+      [template === undefined ? [name] : [name, template]],
     );
     await client.query(`DROP DATABASE IF EXISTS "${name}"`);
-    await client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+    await client.query(
+      `CREATE DATABASE "${name}"${template === undefined ? '' : ` TEMPLATE "${template}"`}`,
+    );
   });
   return urlFor(base, name);
 }

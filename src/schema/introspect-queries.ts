@@ -341,20 +341,27 @@ const columnText = (i: number): string =>
   `pg_catalog.quote_ident(tc.names[x.indkey[${i}]]) || CASE x.indoption[${i}] WHEN 0 THEN ''
     WHEN 1 THEN ' DESC NULLS LAST' WHEN 2 THEN ' NULLS FIRST' WHEN 3 THEN ' DESC' END`;
 
-/** The column list of a plain index, or NULL when any column is not plain (see above). */
-const PLAIN_COLUMNS = (() => {
+/**
+ * A list `a, b, ...` of `count` items (an SQL expression, at most PLAIN_MAX_COLUMNS), the i-th
+ * (from 0) printed by `text(i)`; NULL when `count` is out of range or `ok(i)` fails for any item.
+ * Unrolled: one expression, no subquery per list.
+ */
+function unrolledList(
+  count: string,
+  text: (i: number) => string,
+  ok: (i: number) => string,
+): string {
   const positions = Array.from({ length: PLAIN_MAX_COLUMNS }, (_, i) => i);
-  const plain = positions.map((i) =>
-    i === 0 ? plainColumn(0) : `(x.indnatts <= ${i} OR ${plainColumn(i)})`,
-  );
+  const oks = positions.map((i) => (i === 0 ? ok(0) : `(${count} <= ${i} OR ${ok(i)})`));
   const texts = positions.map((i) =>
-    i === 0
-      ? columnText(0)
-      : `CASE WHEN x.indnatts > ${i} THEN ', ' || ${columnText(i)} ELSE '' END`,
+    i === 0 ? text(0) : `CASE WHEN ${count} > ${i} THEN ', ' || ${text(i)} ELSE '' END`,
   );
-  return `CASE WHEN x.indnatts <= ${PLAIN_MAX_COLUMNS} AND ${plain.join('\n    AND ')}
+  return `CASE WHEN ${count} BETWEEN 1 AND ${PLAIN_MAX_COLUMNS} AND ${oks.join('\n    AND ')}
     THEN ${texts.join('\n    || ')} END`;
-})();
+}
+
+/** The column list of a plain index, or NULL when any column is not plain (see above). */
+const PLAIN_COLUMNS = unrolledList('x.indnatts', columnText, plainColumn);
 
 /**
  * An index, over `x` (pg_index), `ic` (its pg_class row), `am`, `r` (its relation) and `tc` (the
@@ -397,19 +404,11 @@ function keyList(
   name: (attnum: string) => string,
   vouched: (attnum: string) => string = () => 'true',
 ): string {
-  const positions = Array.from({ length: PLAIN_MAX_COLUMNS }, (_, i) => i + 1);
-  const ok = positions.map((i) =>
-    i === 1
-      ? vouched(`${keys}[1]`)
-      : `(pg_catalog.cardinality(${keys}) < ${i} OR ${vouched(`${keys}[${i}]`)})`,
+  return unrolledList(
+    `pg_catalog.cardinality(${keys})`,
+    (i) => name(`${keys}[${i + 1}]`),
+    (i) => vouched(`${keys}[${i + 1}]`),
   );
-  const texts = positions.map((i) =>
-    i === 1
-      ? name(`${keys}[1]`)
-      : `CASE WHEN pg_catalog.cardinality(${keys}) >= ${i} THEN ', ' || ${name(`${keys}[${i}]`)} ELSE '' END`,
-  );
-  return `CASE WHEN pg_catalog.cardinality(${keys}) BETWEEN 1 AND ${PLAIN_MAX_COLUMNS} AND ${ok.join(' AND ')}
-    THEN ${texts.join(' || ')} END`;
 }
 
 /** A column of the constraint's own table, from `tc` (TABLE_COLUMNS) as index definitions use it. */

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Category, Finding } from '../report/findings.js';
-import { CATALOG_FINGERPRINT, type TakenFingerprint } from './fingerprint.js';
+import { CATALOG_FINGERPRINT, takeFingerprintWhen, type TakenFingerprint } from './fingerprint.js';
 import type { StoredSeedTable } from '../seeds/catalog.js';
 import type { Assertion } from './types.js';
 
@@ -162,19 +162,13 @@ export async function lookupVerifiedState(
  * work of a full verification at 5,000 tables). The fingerprint's subquery runs only when the
  * table is there. Undefined when it is not.
  */
-export async function takeFingerprintIfRecorded(
+export function takeFingerprintIfRecorded(
   client: pg.ClientBase,
 ): Promise<TakenFingerprint | undefined> {
-  const { rows } = await client.query<{ fingerprint: string | null; snapshot: string }>(
-    `SELECT CASE WHEN pg_catalog.to_regclass(${client.escapeLiteral(VERIFIED_STATE_TABLE)}) IS NOT NULL
-       THEN (${CATALOG_FINGERPRINT}) END AS fingerprint,
-     pg_catalog.pg_current_snapshot()::text AS snapshot`,
+  return takeFingerprintWhen(
+    client,
+    `pg_catalog.to_regclass(${client.escapeLiteral(VERIFIED_STATE_TABLE)}) IS NOT NULL`,
   );
-  const taken = rows[0];
-  if (taken === undefined) throw new Error('the catalog fingerprint query returned no row');
-  return taken.fingerprint === null
-    ? undefined
-    : { fingerprint: taken.fingerprint, snapshot: taken.snapshot };
 }
 
 /** Records a passed verification under `key`, keeping the newest states only. */
