@@ -9,8 +9,9 @@ import {
   comparedTables,
   expectedTableDigests,
   planByDigest,
-  type TableDigests,
+  vouchByDigest,
 } from '../schema/table-digest.js';
+import { COUNTED, type TableSlice } from '../schema/table-slices.js';
 import {
   namedEntries,
   schemasOf,
@@ -94,13 +95,28 @@ export function countExpected(expected: ExpectedSchema): Partial<Record<Category
  */
 export type RecordMode = 'create' | 'existing' | 'never';
 
+/** The result of parseWhileReading. */
+export interface ParsedAndRead {
+  /** The file's settings and assertions; its tables are those of `compared`. */
+  schema: ExpectedSchema;
+  /** countExpected of the whole file, counted while the server reads the catalog. */
+  checkedBy: Partial<Record<Category, number>>;
+  /** The file without the tables the digests vouch for (compare would find nothing there). */
+  compared: ExpectedSchema;
+  /** The catalog: the tables not vouched for, and every other object. */
+  snapshot: SchemaSnapshot;
+  fingerprint: string | undefined;
+  vouched: number;
+}
+
 /**
- * Parses the file and reads the catalog by digest (table-digest.ts). When the file says near its
+ * Reads the catalog by digest (table-digest.ts) and parses the file. When the file says near its
  * top that it is exhaustive and names its schemas (as snapshot writes it), the catalog query is
- * sent first, so that the server reads the catalog while the file is parsed here (seconds at
- * thousands of tables); a wrong guess is read again. `compared` is the file without the tables
- * the digests vouch for, and `snapshot` holds the other tables: compare finds in them what it
- * would find in the whole.
+ * sent first, so that the server reads the catalog meanwhile; a wrong guess is read again. A
+ * file laid out as snapshot writes it is not even parsed whole: its tables' digests come from its
+ * bytes (table-slices.ts) while the server works, and only the rest of the file (the tables the
+ * digests do not vouch for, and every other kind) is parsed, while those tables are read. Any
+ * other file is parsed whole while the server works.
  */
 export async function parseWhileReading(
   client: pg.ClientBase,
@@ -108,15 +124,7 @@ export async function parseWhileReading(
   before: Before | undefined,
   helper?: pg.ClientBase,
   fingerprinted = true,
-): Promise<{
-  schema: ExpectedSchema;
-  /** countExpected of the file, counted while the server reads the catalog. */
-  checkedBy: Partial<Record<Category, number>>;
-  compared: ExpectedSchema;
-  snapshot: SchemaSnapshot;
-  fingerprint: string | undefined;
-  vouched: number;
-}> {
+): Promise<ParsedAndRead> {
   const start = (schemas: readonly string[], only?: readonly string[]) =>
     startDigestRead(client, schemas, before, helper, only, fingerprinted);
   // Sent before the file is parsed (the parse holds the event loop), so that the server works
@@ -129,8 +137,75 @@ export async function parseWhileReading(
         (error: unknown) => ({ error }),
       )
     : undefined;
+  const slices = early && 'read' in early ? expected.tableSlices?.() : undefined;
+  if (hinted && early && 'read' in early && slices) {
+    // Undefined: the file is not what its head and layout said; parsed whole, and read again.
+    const read = await bySlices(expected, early.read, hinted, slices);
+    return read ?? parsedWhole(expected, start, undefined, undefined);
+  }
+  return parsedWhole(expected, start, hinted, early);
+}
+
+/** The tables of the file found in its bytes, by name. */
+type Slices = readonly TableSlice[];
+
+/**
+ * parseWhileReading of a file laid out as snapshot writes it, on the read sent for its hinted
+ * schemas; undefined when the parse of its rest shows the hint or a slice was wrong (the read is
+ * then finished and dropped).
+ */
+async function bySlices(
+  expected: ExpectedSource,
+  early: DigestRead,
+  hinted: readonly string[],
+  slices: Slices,
+): Promise<ParsedAndRead | undefined> {
+  const byName = new Map(slices.map((slice) => [slice.name, slice]));
+  const digests = new Map(slices.map(({ name, digest }) => [name, digest]));
+  let rest: ExpectedSchema | undefined;
+  const { snapshot, fingerprint, plan } = await early.finish(
+    (actual) => vouchByDigest(digests, actual, isHistoryTable),
+    ({ vouched }) => {
+      const taken = slices.filter(({ name }) => vouched.has(name));
+      rest = expected.schemaWithout?.(taken);
+    },
+  );
+  if (
+    !rest ||
+    rest.exhaustive !== true ||
+    hinted.join('\u0000') !== schemasOf(rest).join('\u0000')
+  )
+    return undefined;
+  const checkedBy = countExpected(rest);
+  for (const name of plan.vouched) addCounts(checkedBy, byName.get(name)?.counts ?? []);
+  return {
+    schema: rest,
+    checkedBy,
+    compared: rest,
+    snapshot,
+    fingerprint,
+    vouched: plan.vouched.size,
+  };
+}
+
+/** Adds a table and its collections' entries (TableSlice's counts) to `counts`. */
+function addCounts(counts: Partial<Record<Category, number>>, entries: readonly number[]): void {
+  counts.tables = (counts.tables ?? 0) + 1;
+  COUNTED.forEach((category, at) => {
+    const n = entries[at] ?? 0;
+    if (n > 0) counts[category] = (counts[category] ?? 0) + n;
+  });
+}
+
+/** parseWhileReading of a file parsed whole (the early read used when its hint was right). */
+async function parsedWhole(
+  expected: ExpectedSource,
+  start: (schemas: readonly string[], only?: readonly string[]) => Promise<DigestRead>,
+  hinted: readonly string[] | undefined,
+  early: { read: DigestRead } | { error: unknown } | undefined,
+): Promise<ParsedAndRead> {
   let schema: ExpectedSchema;
-  let digests: ReadonlyMap<string, TableDigests>;
+  let digests: ReadonlyMap<string, string>;
   let checkedBy: Partial<Record<Category, number>>;
   try {
     schema = expected.schema();

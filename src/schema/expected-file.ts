@@ -8,6 +8,7 @@ import {
 import { promisify } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { validateExpectedSchema } from './expected-validate.js';
+import { findTableSlices, withoutSlices, type TableSlice } from './table-slices.js';
 import { byCodePoint, type ExpectedSchema } from './types.js';
 
 // Node's callback API, promisified: node:fs/promises would load its own modules (readline among
@@ -38,6 +39,19 @@ export interface ExpectedSource {
   schemasHint(): string[] | undefined;
   /** Whether the file's first 64 KiB say `"exhaustive": true` (where snapshot writes it). */
   exhaustiveHint(): boolean;
+  /**
+   * The tables found in the file's bytes without parsing it (table-slices.ts), found once;
+   * undefined when the file is not laid out as snapshot writes it.
+   */
+  tableSlices?(): readonly TableSlice[] | undefined;
+  /**
+   * The file without the tables `vouched` (slices of tableSlices, in file order): only the rest is
+   * parsed and validated (the server's digest of each vouched table equals its slice's, so each
+   * is a table as snapshot writes it). Undefined when the parse shows a vouched slice is not what
+   * the file means by that name (written twice). Throws ConfigError as schema() does, with the
+   * whole file's line and column.
+   */
+  schemaWithout?(vouched: readonly TableSlice[]): ExpectedSchema | undefined;
 }
 
 const HINT_BYTES = 64 * 1024;
@@ -73,6 +87,7 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
   let text: string | undefined;
   // Where snapshot writes the hints: decoded once, for both.
   const head = (): string => (text ??= bytes.subarray(0, HINT_BYTES).toString('utf8'));
+  let slices: readonly TableSlice[] | undefined | null = null;
   return {
     path,
     get sha256() {
@@ -102,7 +117,54 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
         return undefined;
       }
     },
+    tableSlices() {
+      if (slices === null) slices = findTableSlices(bytes);
+      return slices;
+    },
+    schemaWithout(vouched) {
+      return parseWithout(bytes, vouched, path, () => this.schema());
+    },
   };
+}
+
+/** A table object that no file holds: it marks where a vouched table's bytes were. */
+function vouchedMark(): { key: string; text: Buffer } {
+  const key = `vouched ${randomBytes(8).toString('hex')}`;
+  return { key, text: Buffer.from(`{"${key}":true}`) };
+}
+
+/** ExpectedSource.schemaWithout; `whole` parses the whole file (for its error's position). */
+function parseWithout(
+  bytes: Buffer,
+  vouched: readonly TableSlice[],
+  source: string,
+  whole: () => ExpectedSchema,
+): ExpectedSchema | undefined {
+  const mark = vouchedMark();
+  let value: unknown;
+  try {
+    value = JSON.parse(withoutSlices(bytes, vouched, mark.text).toString('utf8'));
+  } catch {
+    // The vouched slices are whole JSON objects where the file has values: the whole file is no
+    // more valid than its rest, and its parse says where, in the file's own lines.
+    whole();
+    return undefined;
+  }
+  const tables = isRecord(value) && isRecord(value.tables) ? value.tables : undefined;
+  if (!tables) return undefined;
+  for (const { name } of vouched) {
+    const table = tables[name];
+    if (!isRecord(table) || Object.keys(table).length !== 1 || table[mark.key] !== true)
+      return undefined;
+  }
+  for (const { name } of vouched) delete tables[name];
+  const problems = validateExpectedSchema(value);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`));
+  return value as ExpectedSchema;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Like readExpectedSource, but undefined when the file does not exist (a skippable default). */
@@ -222,7 +284,7 @@ export async function writeExpectedSchema(path: string, schema: ExpectedSchema):
 }
 
 /** Objects with sorted keys, recursively; arrays keep their order (enum labels, assertions). */
-function sortKeys(value: unknown): unknown {
+export function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (typeof value !== 'object' || value === null) return value;
   const entries = Object.entries(value).filter(([, v]) => v !== undefined);

@@ -126,25 +126,17 @@ export interface ExtensionRow {
 }
 
 /**
- * The digest of one part of a table (see table-digest.ts): SHA-256, hex, of the part's canonical
- * text, built here from the same values the other kinds read.
+ * The digest of a table (see table-digest.ts): SHA-256, hex, of its text as the expected-schema
+ * file writes it, built here from the same values the other kinds read.
  */
 export interface DigestRow {
   oid: number;
   schema: string;
   name: string;
-  part: DigestPart;
   digest: string;
-  /** Whether the table has an INVALID index (said by the `keys` part, which covers indexes). */
+  /** Whether the table has an INVALID index. */
   invalid: boolean;
 }
-
-/**
- * The two parts of a table's digest, about even in cost, so that two connections can each read
- * one: `shape` (the table's own properties, columns, triggers and policies) and `keys` (indexes
- * and constraints).
- */
-export type DigestPart = 'shape' | 'keys';
 
 /** Not part of an extension: `alias.oid` is the object, `catalog` its system catalog. */
 const notInExtension = (alias: string, catalog: string): string =>
@@ -211,10 +203,12 @@ FROM rel r WHERE r.relkind IN ('r', 'p')`;
 /**
  * A column's pg_attrdef expression, looked up only for a column that has one (`atthasdef`, which
  * generated columns have too): a join looked it up for every column, 60,000 index lookups at
- * 5,000 tables that mostly found nothing (about 10% of the read of the tables' shapes).
+ * 5,000 tables that mostly found nothing (about 10% of the read of the tables' shapes). `LIMIT 1`
+ * (there is at most one) makes it an index scan: the planner's bitmap scan asks the kernel for
+ * the table's size at every one of the 30,000 lookups (about a tenth of the digests' read).
  */
 const attrdef = (expression: string): string =>
-  `(SELECT ${expression} FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum)`;
+  `(SELECT ${expression} FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum LIMIT 1)`;
 
 /**
  * A column, over `a` (pg_attribute), in ColumnRow order. A default cannot refer to a column, so
@@ -310,15 +304,21 @@ opcdefault AS MATERIALIZED (
  * The columns of the relation `r` as arrays indexed by attnum (a dropped column's name NULL), for
  * the index definitions built here: one index scan per table, where a lookup per index column
  * cost one each. `nums` vouches for the order the arrays were built in (element n is attnum n).
+ * With `text` (an aggregate over `a`, the columns in attnum order, dropped ones too), also
+ * `tc.text`: the digests print the table's columns from the same scan.
  */
-const TABLE_COLUMNS = `LATERAL (
-  SELECT pg_catalog.array_agg(CASE WHEN NOT s.attisdropped THEN s.attname END) AS names,
-    pg_catalog.array_agg(s.atttypid) AS types, pg_catalog.array_agg(s.attcollation) AS colls,
-    pg_catalog.array_agg(s.attnum) AS nums
-  FROM (SELECT a.attname, a.attisdropped, a.atttypid, a.attcollation, a.attnum
+const tableColumns = (text?: string): string => `LATERAL (
+  SELECT pg_catalog.array_agg(CASE WHEN NOT a.attisdropped THEN a.attname END) AS names,
+    pg_catalog.array_agg(a.atttypid) AS types, pg_catalog.array_agg(a.attcollation) AS colls,
+    pg_catalog.array_agg(a.attnum) AS nums${text === undefined ? '' : `,
+    ${text} AS text`}
+  FROM (SELECT a.attrelid, a.attname, a.attisdropped, a.atttypid, a.atttypmod, a.attcollation,
+          a.attnum, a.attnotnull, a.atthasdef, a.attgenerated, a.attidentity
         FROM pg_catalog.pg_attribute a WHERE a.attrelid = r.oid AND a.attnum > 0
-        ORDER BY a.attnum) s
+        ORDER BY a.attnum) a
 ) tc`;
+
+const TABLE_COLUMNS = tableColumns();
 
 /** The most key columns of an index whose definition is built here (more: pg_get_indexdef). */
 const PLAIN_MAX_COLUMNS = 4;
@@ -532,105 +532,154 @@ SELECT r.schema, r.relation, p.polname AS name, ${selectList(POLICY_VALUES)},
   ${selectList(POLICY_EXPRESSIONS)}
 FROM rel r JOIN pg_catalog.pg_policy p ON p.polrelid = r.oid`;
 
-/** A value as JSON text, as JSON.stringify prints it (no spaces; `null` for SQL NULL). */
+/** A value as JSON text, as JSON.stringify prints it (`null` for SQL NULL). */
 function json({ sql, kind }: Value): string {
   return kind === 'bool'
     ? `COALESCE((${sql})::text, 'null')`
     : `COALESCE(pg_catalog.to_json((${sql})::text)::text, 'null')`;
 }
 
-/** A JSON array of values, as text. */
-const jsonArray = (items: readonly string[]): string =>
-  `'[' || ${items.join(` || ',' || `)} || ']'`;
-
-/** A JSON array of the rows of `from`, each an array of `items`, in code-point order of `name`. */
-const jsonRows = (items: readonly string[], name: string, from: string): string =>
-  `'[' || COALESCE((SELECT pg_catalog.string_agg(${jsonArray(items)}, ',' ORDER BY ${name} COLLATE "C") ${from}), '') || ']'`;
+/** A line break and `depth` levels of the file's 2-space indentation, as an SQL literal. */
+const newline = (depth: number): string => `E'\\n${'  '.repeat(depth)}'`;
 
 /**
- * The rows of `from` as a JSON array of arrays of texts, in code-point order of `name`: each
- * value printed as text (a boolean as `true` or `false`, NULL as null). Built as one
- * two-dimensional text array per table and printed by one array_to_json, which looks the element
- * type up once: to_json looks it up for every value, about a sixth of reading 60,000 columns.
+ * An object printed as JSON.stringify(value, null, 2) prints it at `depth` (its closing brace's
+ * indentation level): `{`, each `"key": value` on its own line one level deeper, `}`. The keys
+ * are given in the file's order (code-point order) and are plain ASCII.
  */
-const textRows = (values: readonly Value[], name: string, from: string): string =>
-  `COALESCE((SELECT pg_catalog.array_to_json(pg_catalog.array_agg(ARRAY[${values
-    .map(({ sql }) => `(${sql})::text`)
-    .join(', ')}] ORDER BY ${name} COLLATE "C"))::text ${from}), '[]')`;
-
-/** How the canonical text and the expected-schema file write a trigger's `enabled`. */
-const TRIGGER_ENABLED_TEXT = text(`CASE t.tgenabled WHEN 'O' THEN 'true' WHEN 'D' THEN 'false'
-  WHEN 'R' THEN 'replica' WHEN 'A' THEN 'always' END`);
+const jsonObject = (entries: readonly (readonly [string, string])[], depth: number): string =>
+  `'{' || ${entries
+    .map(([key, value]) => `${newline(depth + 1)} || '"${key}": ' || ${value}`)
+    .join(` || ',' || `)} || ${newline(depth)} || '}'`;
 
 /**
- * The canonical texts of a table's parts (table-digest.ts builds the same from an expected
- * table), as JSON arrays: `shape` is `[kind, partitionKey, partitionOf, partitionBound, rls,
- * rlsForced, columns, triggers, policies]`, `keys` is `[indexes, constraints]`; each
- * collection an array of `[name, ...values]` sorted by name. Columns, triggers, indexes and
- * constraints have every value as text (booleans `"true"` or `"false"`, triggers' `enabled` as
- * the file writes it); policies keep their JSON types, roles sorted.
+ * An aggregate: the rows as a JSON object at `depth`, keyed by `name` in code-point order (the
+ * server's "C" order of UTF-8), each value `entry` (printed one level deeper), only the rows
+ * `filter` keeps; `{}` when none.
  */
-const canonicalParts = (serverVersionNum: number): Record<DigestPart, string> => ({
-  shape: jsonArray([
-    `CASE WHEN r.relkind = 'p' THEN '"partitioned"' ELSE '"table"' END`,
-    ...Object.values(TABLE_VALUES).map(json),
-    textRows(Object.values(COLUMN_VALUES), 'a.attname', COLUMNS_OF),
-    textRows(
-      [text('t.tgname'), text('pg_catalog.pg_get_triggerdef(t.oid)'), TRIGGER_ENABLED_TEXT],
-      't.tgname',
-      TRIGGERS_OF,
-    ),
-    jsonRows(
+const jsonEntriesOf = (name: string, entry: string, depth: number, filter = 'true'): string =>
+  `COALESCE('{' || ${newline(depth + 1)} || pg_catalog.string_agg(
+      pg_catalog.to_json((${name})::text)::text || ': ' || ${entry}, ',' || ${newline(depth + 1)}
+      ORDER BY ${name} COLLATE "C") FILTER (WHERE ${filter}) || ${newline(depth)} || '}', '{}')`;
+
+/** The entries of `from` as a JSON object at `depth` (see jsonEntriesOf). */
+const jsonEntries = (name: string, entry: string, from: string, depth: number): string =>
+  `(SELECT ${jsonEntriesOf(name, entry, depth)} ${from})`;
+
+/** How the expected-schema file writes a trigger's `enabled`, as JSON text. */
+const TRIGGER_ENABLED_JSON = `CASE t.tgenabled WHEN 'O' THEN 'true' WHEN 'D' THEN 'false'
+  WHEN 'R' THEN '"replica"' WHEN 'A' THEN '"always"' END`;
+
+/** A policy's roles, sorted, as a JSON array at `depth` (`[]` when none). */
+const policyRoles = (depth: number): string =>
+  `COALESCE((SELECT '[' || ${newline(depth + 1)} || pg_catalog.string_agg(pg_catalog.to_json(q.role)::text,
+      ',' || ${newline(depth + 1)} ORDER BY q.role COLLATE "C") || ${newline(depth)} || ']'
+    FROM (SELECT ${POLICY_ROLE} AS role FROM pg_catalog.unnest(p.polroles) AS o) q), '[]')`;
+
+/** An entry of a collection (its values but the name, keys in code-point order) at `depth`. */
+const jsonEntry = (values: Values, depth: number): string =>
+  jsonObject(
+    Object.entries(values)
+      .filter(([key]) => key !== 'name')
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, value]) => [key, json(value)] as const),
+    depth,
+  );
+
+/** The depth of a table's object in the file: `{ "tables": { "name": {...} } }`. */
+const TABLE_DEPTH = 2;
+
+/**
+ * A table's text exactly as the expected-schema file writes it (formatExpectedSchema: 2-space
+ * indentation, keys in code-point order, the table's object at TABLE_DEPTH), from the same values
+ * the other kinds read; table-digest.ts hashes the same text from the file. Keys are listed here
+ * in the file's order.
+ */
+const tableText = (serverVersionNum: number): string => {
+  const d = TABLE_DEPTH;
+  const index = indexValues(serverVersionNum);
+  return jsonObject(
+    [
+      // Printed from the table's columns as tableColumns reads them (digests).
+      ['columns', 'tc.text'],
       [
-        json(text('p.polname')),
-        ...Object.values(POLICY_VALUES).map(json),
-        `'[' || COALESCE((SELECT pg_catalog.string_agg(pg_catalog.to_json(q.role)::text, ',' ORDER BY q.role COLLATE "C")
-          FROM (SELECT ${POLICY_ROLE} AS role FROM pg_catalog.unnest(p.polroles) AS o) q), '') || ']'`,
-        ...Object.values(POLICY_EXPRESSIONS).map(json),
+        'constraints',
+        jsonEntries(
+          'k.conname',
+          jsonEntry(constraintValues(serverVersionNum), d + 2),
+          CONSTRAINTS_OF,
+          d + 1,
+        ),
       ],
-      'p.polname',
-      POLICIES_OF,
-    ),
-  ]),
-  keys: jsonArray([
-    textRows(
-      [text('ic.relname'), ...Object.values(indexValues(serverVersionNum))],
-      'ic.relname',
-      INDEXES_OF,
-    ),
-    textRows(
-      [text('k.conname'), ...Object.values(constraintValues(serverVersionNum))],
-      'k.conname',
-      CONSTRAINTS_OF,
-    ),
-  ]),
-});
+      ['indexes', jsonEntries('ic.relname', jsonEntry(index, d + 2), INDEXES_OF, d + 1)],
+      ['kind', `CASE WHEN r.relkind = 'p' THEN '"partitioned"' ELSE '"table"' END`],
+      ['partitionBound', json(TABLE_VALUES.partitionBound as Value)],
+      ['partitionKey', json(TABLE_VALUES.partitionKey as Value)],
+      ['partitionOf', json(TABLE_VALUES.partitionOf as Value)],
+      [
+        'policies',
+        jsonEntries(
+          'p.polname',
+          jsonObject(
+            [
+              ['command', json(POLICY_VALUES.command as Value)],
+              ['permissive', json(POLICY_VALUES.permissive as Value)],
+              ['roles', policyRoles(d + 3)],
+              ['using', json(POLICY_EXPRESSIONS.using as Value)],
+              ['withCheck', json(POLICY_EXPRESSIONS.withCheck as Value)],
+            ],
+            d + 2,
+          ),
+          POLICIES_OF,
+          d + 1,
+        ),
+      ],
+      ['rls', json(TABLE_VALUES.rls as Value)],
+      ['rlsForced', json(TABLE_VALUES.rlsForced as Value)],
+      [
+        'triggers',
+        jsonEntries(
+          't.tgname',
+          jsonObject(
+            [
+              ['definition', 'pg_catalog.to_json(pg_catalog.pg_get_triggerdef(t.oid))::text'],
+              ['enabled', TRIGGER_ENABLED_JSON],
+            ],
+            d + 2,
+          ),
+          TRIGGERS_OF,
+          d + 1,
+        ),
+      ],
+    ],
+    d,
+  );
+};
 
 /** Whether the table whose OID is `oid` has an INVALID index. */
 const invalidIndex = (oid: string): string =>
   `EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = ${oid} AND NOT x.indisvalid)`;
 
-/** The digests of the scope's parts of every table, or of those it names (see CatalogScope). */
+/**
+ * The digest of every table, or of those the scope names, or of its half (see CatalogScope): the
+ * SHA-256 of the table's text as the file writes it (tableText).
+ */
 const digests = (serverVersionNum: number, scope: CatalogScope): string => {
-  const texts = canonicalParts(serverVersionNum);
   const named =
     scope.named === undefined
       ? ''
       : `\n        AND (ns.nspname || '.' || c.relname = ANY (${scope.named}) OR ${invalidIndex('c.oid')})`;
-  return (scope.parts ?? DIGEST_PARTS)
-    .map(
-      (part) => `
-SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name, '${part}' AS part,
-  pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${texts[part]}, 'UTF8')), 'hex') AS digest,
-  ${part === 'keys' ? invalidIndex('r.oid') : 'false'} AS invalid
+  const half =
+    scope.half === undefined ? '' : `\n        AND pg_catalog.hashint8(c.oid::pg_catalog.int8) & 1 = ${scope.half}`;
+  return `
+SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name,
+  pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${tableText(serverVersionNum)}, 'UTF8')), 'hex') AS digest,
+  ${invalidIndex('r.oid')} AS invalid
 FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
              c.relforcerowsecurity, c.relispartition, c.relpartbound
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}${named}) r${
-        part === 'keys' ? `,\n  ${TABLE_COLUMNS}` : ''
-      }`,
-    )
-    .join('\nUNION ALL');
+      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}${named}${half}) r,
+  ${tableColumns(jsonEntriesOf('a.attname', jsonEntry(COLUMN_VALUES, TABLE_DEPTH + 2), TABLE_DEPTH + 1, 'NOT a.attisdropped'))}`;
 };
 
 const FUNCTIONS = `
@@ -671,9 +720,6 @@ const EXTENSIONS = `
 SELECT x.extname AS name, n.nspname AS schema, x.extversion AS version
 FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace`;
 
-/** Both parts of a table's digest. */
-export const DIGEST_PARTS: readonly DigestPart[] = ['shape', 'keys'];
-
 type Part = string | ((serverVersionNum: number, scope: CatalogScope) => string);
 
 const PARTS: readonly (readonly [keyof CatalogRows, Part])[] = [
@@ -703,8 +749,11 @@ export interface CatalogScope {
    * sequence (`all`, the default), all but the tables (`none`), or only the tables with these OIDs.
    */
   readonly tables?: 'all' | 'none' | readonly number[];
-  /** The parts of the tables' digests that the digests kind reads (the default is both). */
-  readonly parts?: readonly DigestPart[];
+  /**
+   * The half of the tables (by a hash of their OIDs) whose digests the digests kind reads, so
+   * that two connections can share them; every table when absent.
+   */
+  readonly half?: 0 | 1;
   /**
    * An escaped `ARRAY[...]::text[]` of qualified table names (`schema.name`): the digests kind
    * reads only those tables, and those with an INVALID index. Every table when absent.

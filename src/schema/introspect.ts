@@ -61,12 +61,14 @@ export interface Before {
 export interface DigestRead {
   /**
    * Awaits the digests, reads in full the tables that `plan` (given the digests) names in its
-   * `read`, and takes the last fingerprint. The snapshot holds those tables and every other
+   * `read` (calling `meanwhile` once that read is sent, for work of the caller's while the server
+   * reads), and takes the last fingerprint. The snapshot holds those tables and every other
    * object; `fingerprint` is set only when it equals the first, that is when no change committed
    * while the catalog was being read.
    */
   finish<P extends { readonly read: readonly number[] }>(
     plan: (digests: DigestRow[]) => P,
+    meanwhile?: (plan: P) => void,
   ): Promise<{ snapshot: SchemaSnapshot; fingerprint: string | undefined; plan: P }>;
 }
 
@@ -79,8 +81,8 @@ export interface DigestRead {
  * the caller's `before` (from a lookup made right before); without it, the session's snapshot is
  * pinned first (one round trip, in a read-only repeatable-read transaction) and the fingerprint
  * taken in it is older than any read. With a `helper` (a second connection, opened by the
- * caller), the session reads the tables' `shape` digests and the helper their `keys` digests:
- * two server processes for the catalog of thousands of tables. `only` (qualified names) limits the
+ * caller), the session and the helper each read the digests of half of the tables: two server
+ * processes for the catalog of thousands of tables. `only` (qualified names) limits the
  * digests to those tables and the ones with an INVALID index. Without `fingerprinted` (nothing
  * will be recorded) no fingerprint is taken, and none is returned. The last fingerprint is taken
  * once every read is done, so that equal fingerprints vouch for all of them; it is not taken at
@@ -110,19 +112,19 @@ export async function startDigestRead(
     schemas,
     version,
     [...CATALOG_KINDS, 'digests'],
-    { tables: 'none', ...(helper ? { parts: ['shape'] } : {}) },
+    { tables: 'none', ...(helper ? { half: 0 } : {}) },
     only,
   );
   // COMMIT of a transaction that failed rolls it back: the session is left clean either way.
   const ended = pinned === undefined ? Promise.resolve() : client.query('COMMIT');
   const side = helper
-    ? readCatalog(helper, schemas, version, ['digests'], { tables: 'none', parts: ['keys'] }, only)
+    ? readCatalog(helper, schemas, version, ['digests'], { tables: 'none', half: 1 }, only)
     : undefined;
   // Awaited by finish; until then a failure must not count as unhandled.
   const reads = Promise.all([first, main, side]).finally(() => ended.catch(() => undefined));
   reads.catch(() => undefined);
   return {
-    async finish(planned) {
+    async finish(planned, meanwhile) {
       const [taken, mainRows, sideRows] = await reads;
       const rows = mainRows();
       const plan = planned([...rows.digests, ...(sideRows?.().digests ?? [])]);
@@ -131,6 +133,9 @@ export async function startDigestRead(
         read.length > 0
           ? readCatalog(client, schemas, version, RELATION_KINDS, { tables: read })
           : undefined;
+      // Awaited below: a failure of meanwhile must not leave the read's unhandled.
+      tables?.catch(() => undefined);
+      meanwhile?.(plan);
       const after = !fingerprinted
         ? ''
         : since !== undefined && (await unchangedSince(client, since))
@@ -192,8 +197,12 @@ function agreed(taken: readonly string[]): string | undefined {
     : undefined;
 }
 
-/** Settings changed for the catalog query (JIT: compiling it costs more than it saves). */
-const SETTINGS = ['search_path', 'jit'] as const;
+/**
+ * Settings changed for the catalog query. JIT: compiling it costs more than it saves. Bitmap
+ * scans: the planner picks them for the per-table lookups into pg_index and pg_trigger, and each
+ * of the thousands of rescans asks the kernel for the catalog's size; index scans do not.
+ */
+const SETTINGS = ['search_path', 'jit', 'enable_bitmapscan'] as const;
 const SAVE_SETTINGS = SETTINGS.map(
   (name) =>
     `pg_catalog.set_config('preflight.${name}', pg_catalog.current_setting('${name}'), true)`,
@@ -240,7 +249,7 @@ async function readCatalog(
   // inside a caller's transaction the last statement puts them back.
   const text = [
     `SELECT ${SAVE_SETTINGS}`,
-    `SELECT pg_catalog.set_config('search_path', ${searchPath}, true), pg_catalog.set_config('jit', 'off', true)`,
+    `SELECT pg_catalog.set_config('search_path', ${searchPath}, true), pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_bitmapscan', 'off', true)`,
     catalogQuery(literal, version, kinds, scope),
     `SELECT ${RESTORE_SETTINGS}`,
   ].join(';\n');
