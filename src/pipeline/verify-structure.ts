@@ -170,11 +170,7 @@ async function bySlices(
       rest = expected.schemaWithout?.(taken);
     },
   );
-  if (
-    !rest ||
-    rest.exhaustive !== true ||
-    hinted.join('\u0000') !== schemasOf(rest).join('\u0000')
-  )
+  if (!rest || rest.exhaustive !== true || hinted.join('\u0000') !== schemasOf(rest).join('\u0000'))
     return undefined;
   const checkedBy = countExpected(rest);
   for (const name of plan.vouched) addCounts(checkedBy, byName.get(name)?.counts ?? []);

@@ -310,8 +310,12 @@ opcdefault AS MATERIALIZED (
 const tableColumns = (text?: string): string => `LATERAL (
   SELECT pg_catalog.array_agg(CASE WHEN NOT a.attisdropped THEN a.attname END) AS names,
     pg_catalog.array_agg(a.atttypid) AS types, pg_catalog.array_agg(a.attcollation) AS colls,
-    pg_catalog.array_agg(a.attnum) AS nums${text === undefined ? '' : `,
-    ${text} AS text`}
+    pg_catalog.array_agg(a.attnum) AS nums${
+      text === undefined
+        ? ''
+        : `,
+    ${text} AS text`
+    }
   FROM (SELECT a.attrelid, a.attname, a.attisdropped, a.atttypid, a.atttypmod, a.attcollation,
           a.attnum, a.attnotnull, a.atthasdef, a.attgenerated, a.attidentity
         FROM pg_catalog.pg_attribute a WHERE a.attrelid = r.oid AND a.attnum > 0
@@ -670,7 +674,9 @@ const digests = (serverVersionNum: number, scope: CatalogScope): string => {
       ? ''
       : `\n        AND (ns.nspname || '.' || c.relname = ANY (${scope.named}) OR ${invalidIndex('c.oid')})`;
   const half =
-    scope.half === undefined ? '' : `\n        AND pg_catalog.hashint8(c.oid::pg_catalog.int8) & 1 = ${scope.half}`;
+    scope.half === undefined
+      ? ''
+      : `\n        AND pg_catalog.hashint8(c.oid::pg_catalog.int8) & 1 = ${scope.half}`;
   return `
 SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name,
   pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${tableText(serverVersionNum)}, 'UTF8')), 'hex') AS digest,

@@ -1,12 +1,7 @@
 import { sha256 } from '../migrations/checksum.js';
 import { sortKeys } from './expected-file.js';
 import type { DigestRow } from './introspect-queries.js';
-import {
-  isNameList,
-  namedRecord,
-  type ExpectedSchema,
-  type TableExpectation,
-} from './types.js';
+import { isNameList, namedRecord, type ExpectedSchema, type TableExpectation } from './types.js';
 
 /*
  * Table digests: the shortcut of a full verification at scale. The catalog query prints each

@@ -1,8 +1,15 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
-import { parseWhileReading } from '../../src/pipeline/verify-structure.js';
+import { countExpected, parseWhileReading } from '../../src/pipeline/verify-structure.js';
 import type { Finding } from '../../src/report/findings.js';
 import { compareSchema } from '../../src/schema/compare.js';
-import type { ExpectedSource } from '../../src/schema/expected-file.js';
+import {
+  formatExpectedSchema,
+  readExpectedSource,
+  type ExpectedSource,
+} from '../../src/schema/expected-file.js';
 import type { DigestRow } from '../../src/schema/introspect-queries.js';
 import {
   introspectSchema,
@@ -10,6 +17,7 @@ import {
   startDigestRead,
 } from '../../src/schema/introspect.js';
 import { expectedTableDigests } from '../../src/schema/table-digest.js';
+import { findTableSlices } from '../../src/schema/table-slices.js';
 import { schemasOf, type ExpectedSchema } from '../../src/schema/types.js';
 import { connectAsSession, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -110,18 +118,19 @@ async function serverDigests(
   schemas: readonly string[],
   helper?: pg.Client,
   only?: readonly string[],
-): Promise<Map<string, Record<string, string>>> {
+): Promise<Map<string, string>> {
   const read = await startDigestRead(client, schemas, undefined, helper, only);
   const { plan } = await read.finish((digests: DigestRow[]) => ({ read: [], digests }));
-  const tables = new Map<string, Record<string, string>>();
-  for (const { schema, name, part, digest } of plan.digests) {
-    const parts = tables.get(`${schema}.${name}`) ?? {};
-    tables.set(`${schema}.${name}`, { ...parts, [part]: digest });
+  const tables = new Map<string, string>();
+  for (const { schema, name, digest } of plan.digests) {
+    expect(tables.has(`${schema}.${name}`)).toBe(false);
+    tables.set(`${schema}.${name}`, digest);
   }
   return tables;
 }
 
-function source(schema: ExpectedSchema): ExpectedSource {
+/** A file already parsed (as run parses it before migrating). */
+function parsedSource(schema: ExpectedSchema): ExpectedSource {
   return {
     path: 'expected.json',
     sha256: '0'.repeat(64),
@@ -133,7 +142,21 @@ function source(schema: ExpectedSchema): ExpectedSource {
   };
 }
 
-/** What compare finds against the whole catalog, and against what the digests leave to read. */
+const directory = mkdtempSync(join(tmpdir(), 'pf-digest-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+let files = 0;
+
+/** The file as snapshot writes it, read as verify reads it (its tables found in its bytes). */
+async function fileSource(schema: ExpectedSchema): Promise<ExpectedSource> {
+  const path = join(directory, `expected-${++files}.json`);
+  writeFileSync(path, formatExpectedSchema(schema));
+  return readExpectedSource(path);
+}
+
+/**
+ * What compare finds against the whole catalog, and against what the digests leave to read: the
+ * same whether the file was parsed before (run) or is read from its bytes (verify).
+ */
 async function bothWays(
   client: pg.Client,
   expected: ExpectedSchema,
@@ -145,14 +168,32 @@ async function bothWays(
     await introspectSchema(client, schemasOf(expected)),
     options,
   );
-  const { compared, snapshot, vouched } = await parseWhileReading(
-    client,
-    source(expected),
-    undefined,
-    helper,
-  );
-  const byDigest = compareSchema(compared, snapshot, options);
-  return { whole, byDigest, vouched, read: Object.keys(snapshot.tables).sort() };
+  const results = [];
+  const file = await fileSource(expected);
+  for (const source of [parsedSource(expected), file]) {
+    const { compared, snapshot, vouched, checkedBy } = await parseWhileReading(
+      client,
+      source,
+      undefined,
+      helper,
+    );
+    const byDigest = compareSchema(compared, snapshot, options);
+    results.push({
+      whole,
+      byDigest,
+      vouched,
+      read: Object.keys(snapshot.tables).sort(),
+      checkedBy,
+    });
+  }
+  // The counts of the report too: from the parsed file, or from the bytes of the vouched tables.
+  expect(results[1]).toEqual(results[0]);
+  expect(results[0]?.checkedBy).toEqual(countExpected(expected));
+  // An exhaustive file with its tables by name, as snapshot writes it, is never parsed whole:
+  // only its rest is.
+  const bySlices = expected.exhaustive === true && !Array.isArray(expected.tables);
+  expect(file.parsed).toBe(!bySlices);
+  return results[0] as (typeof results)[number];
 }
 
 describe('table digests', () => {
@@ -172,15 +213,15 @@ describe('table digests', () => {
     await db.drop();
   });
 
-  it('are equal on the server and from the snapshot, for every table and every property', async () => {
-    const fromFile = expectedTableDigests(expected);
+  it('are equal on the server, from the snapshot and from the file, for every table and every property', async () => {
+    const fromSnapshot = expectedTableDigests(expected);
+    const bytes = Buffer.from(formatExpectedSchema(expected));
+    const slices = findTableSlices(bytes) ?? [];
+    const fromFile = new Map(slices.map(({ name, digest }) => [name, digest]));
     const fromServer = await serverDigests(client, ['public', 'billing']);
     expect([...fromServer.keys()].sort()).toEqual(Object.keys(expected.tables ?? {}).sort());
-    expect([...fromFile.keys()].sort()).toEqual([...fromServer.keys()].sort());
-    for (const [name, digests] of fromServer) {
-      expect(Object.keys(digests).sort()).toEqual(['keys', 'shape']);
-      expect([name, fromFile.get(name)]).toEqual([name, digests]);
-    }
+    expect(new Map([...fromSnapshot].sort())).toEqual(new Map([...fromServer].sort()));
+    expect(new Map([...fromFile].sort())).toEqual(new Map([...fromServer].sort()));
   });
 
   it('are the same split over a helper connection', async () => {
@@ -291,7 +332,8 @@ describe('table digests', () => {
       const named = await serverDigests(client, ['public'], undefined, ['public.customers']);
       expect([...named.keys()].sort()).toEqual(['public.customers', 'public.dup']);
       const withDup = snapshotToExpected(await introspectSchema(client, ['public', 'billing']));
-      expect(expectedTableDigests(withDup).has('public.dup')).toBe(false);
+      const digests = await serverDigests(client, ['public']);
+      expect(expectedTableDigests(withDup).get('public.dup')).toBe(digests.get('public.dup'));
       // Exhaustive, partial without the table, and without tables at all: always reported.
       const files: [ExpectedSchema, string[]][] = [
         [withDup, ['public.dup']],

@@ -1,12 +1,19 @@
 import { sha256 } from '../../src/migrations/checksum.js';
 import type { DigestRow } from '../../src/schema/introspect-queries.js';
+import { formatExpectedSchema } from '../../src/schema/expected-file.js';
 import {
-  canonicalTableTexts,
   comparedTables,
   expectedTableDigests,
   planByDigest,
+  tableText,
+  vouchByDigest,
+  withoutTables,
 } from '../../src/schema/table-digest.js';
-import type { ExpectedSchema, TableExpectation } from '../../src/schema/types.js';
+import type {
+  ExpectedSchema,
+  PolicyExpectation,
+  TableExpectation,
+} from '../../src/schema/types.js';
 
 const USERS: TableExpectation = {
   kind: 'table',
@@ -52,58 +59,48 @@ const USERS: TableExpectation = {
   },
 };
 
-describe('canonicalTableTexts', () => {
-  it('are JSON arrays of the two parts, collections sorted by name, booleans as texts but in policies, policy roles sorted', () => {
-    const texts = canonicalTableTexts(USERS);
-    expect(JSON.parse(texts?.shape ?? 'null')).toEqual([
-      'table',
-      null,
-      null,
-      null,
-      false,
-      false,
-      [
-        ['bio', 'text', 'true', `'say "hi"\n'::text`, null, null],
-        ['id', 'integer', 'false', null, 'always', null],
-      ],
-      [['audit', 'CREATE TRIGGER audit ...', 'replica']],
-      [['mine', 'select', true, ['a', 'b'], 'true', null]],
-    ]);
-    expect(JSON.parse(texts?.keys ?? 'null')).toEqual([
-      [['users_pkey', 'CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)', 'true']],
-      [['users_pkey', 'primary key', 'PRIMARY KEY (id)', 'false', 'false', 'true']],
-    ]);
+const MINE = (USERS.policies as Record<string, PolicyExpectation>)['mine'];
+
+describe('tableText', () => {
+  it('is the table exactly as the file writes it, at its depth in the file', () => {
+    const file = formatExpectedSchema({ tables: { 'public.users': USERS } });
+    const text = tableText(USERS);
+    expect(file).toContain(`\n    "public.users": ${text}\n  }`);
+    expect(text.startsWith('{\n      "columns": {\n        "bio": {\n          "default": ')).toBe(
+      true,
+    );
+    expect(text.endsWith('\n      }\n    }')).toBe(true);
+    expect(JSON.parse(text)).toEqual(USERS);
   });
 
   it.each<[string, TableExpectation]>([
     ['a table property left out', { ...USERS, rls: undefined }],
-    ['a collection left out', { ...USERS, triggers: undefined }],
     ['a collection of names only', { ...USERS, columns: ['id', 'bio'] }],
     ['a column property left out', { ...USERS, columns: { id: { type: 'integer' } } }],
     [
-      'an INVALID index',
-      { ...USERS, indexes: { users_pkey: { definition: 'CREATE ...', valid: false } } },
+      'policy roles in another order',
+      { ...USERS, policies: { mine: { ...MINE, roles: ['a', 'b'] } } },
     ],
-  ])('has none for %s (the table is always read)', (_name, table) => {
-    expect(canonicalTableTexts(table)).toBeUndefined();
+  ])('differs for %s (the table is read and compared)', (_name, table) => {
+    expect(tableText(table)).not.toBe(tableText(USERS));
+  });
+
+  it('does not depend on the order the file lists keys in', () => {
+    const reordered = Object.fromEntries(Object.entries(USERS).reverse()) as TableExpectation;
+    expect(tableText(reordered)).toBe(tableText(USERS));
   });
 });
 
 describe('planByDigest', () => {
-  const texts = canonicalTableTexts(USERS);
-  const shape = sha256(texts?.shape ?? '');
-  const keys = sha256(texts?.keys ?? '');
-  /** The server's rows of a table: both parts, each with its digest; the keys say if INVALID. */
-  const table = (
-    name: string,
-    oid: number,
-    shapeDigest: string,
-    keysDigest = keys,
-    invalid = false,
-  ): DigestRow[] => [
-    { oid, schema: 'public', name, part: 'shape', digest: shapeDigest, invalid: false },
-    { oid, schema: 'public', name, part: 'keys', digest: keysDigest, invalid },
-  ];
+  const digest = sha256(tableText(USERS));
+  /** The server's row of a table, its digest, and whether it has an INVALID index. */
+  const table = (name: string, oid: number, tableDigest: string, invalid = false): DigestRow => ({
+    oid,
+    schema: 'public',
+    name,
+    digest: tableDigest,
+    invalid,
+  });
   const file: ExpectedSchema = {
     exhaustive: true,
     tables: { 'public.users': USERS, 'public.posts': { columns: ['id'] }, 'public.gone': USERS },
@@ -112,15 +109,15 @@ describe('planByDigest', () => {
 
   it('reads every table without an equal digest, and leaves the vouched ones out of the file', () => {
     const digests = expectedTableDigests(file);
-    expect([...digests.keys()].sort()).toEqual(['public.gone', 'public.users']);
+    expect([...digests.keys()].sort()).toEqual(['public.gone', 'public.posts', 'public.users']);
     const plan = planByDigest(
       file,
       digests,
       [
-        ...table('users', 1, shape),
-        ...table('posts', 2, 'anything'),
-        ...table('extra', 3, 'anything'),
-        ...table('preflight_migrations', 4, 'anything'),
+        table('users', 1, digest),
+        table('posts', 2, 'anything'),
+        table('extra', 3, 'anything'),
+        table('preflight_migrations', 4, 'anything'),
       ],
       isOwn,
     );
@@ -130,23 +127,20 @@ describe('planByDigest', () => {
     expect(plan.expected.exhaustive).toBe(true);
   });
 
-  it.each([
-    ['its shape', table('users', 1, 'other')],
-    ['its keys', table('users', 1, shape, 'other')],
-    ['a part the server did not send', table('users', 1, shape).slice(0, 1)],
-  ])('reads a table whose digest differs in %s', (_name, rows) => {
-    const plan = planByDigest(file, expectedTableDigests(file), rows, isOwn);
+  it('reads a table whose digest differs', () => {
+    const plan = planByDigest(
+      file,
+      expectedTableDigests(file),
+      [table('users', 1, 'other')],
+      isOwn,
+    );
     expect(plan).toMatchObject({ read: [1], vouched: 0 });
     expect(plan.expected).toBe(file);
   });
 
-  it('reads a table with an INVALID index, even with equal digests', () => {
-    const plan = planByDigest(
-      file,
-      expectedTableDigests(file),
-      table('users', 1, shape, keys, true),
-      isOwn,
-    );
+  it('reads a table with an INVALID index, even with an equal digest', () => {
+    const rows = [table('users', 1, digest, true)];
+    const plan = planByDigest(file, expectedTableDigests(file), rows, isOwn);
     expect(plan).toMatchObject({ read: [1], vouched: 0 });
   });
 
@@ -155,11 +149,7 @@ describe('planByDigest', () => {
     const plan = planByDigest(
       partial,
       expectedTableDigests(partial),
-      [
-        ...table('users', 1, shape),
-        ...table('other', 2, 'anything'),
-        ...table('broken', 3, 'anything', keys, true),
-      ],
+      [table('users', 1, digest), table('other', 2, 'anything'), table('broken', 3, 'x', true)],
       isOwn,
     );
     expect(plan).toMatchObject({ read: [3], vouched: 1 });
@@ -168,12 +158,33 @@ describe('planByDigest', () => {
 
   it('reads, for a file without tables (none is compared), only those with an INVALID index', () => {
     const none: ExpectedSchema = { exhaustive: true, functions: {} };
-    const rows = [...table('users', 1, shape), ...table('broken', 2, shape, keys, true)];
+    const rows = [table('users', 1, digest), table('broken', 2, digest, true)];
     expect(planByDigest(none, new Map(), rows, isOwn)).toEqual({
       read: [2],
       expected: none,
       vouched: 0,
     });
+  });
+
+  it('vouchByDigest compares every table unless told otherwise, and names what it vouches for', () => {
+    const digests = new Map([['public.users', digest]]);
+    const rows = [table('users', 1, digest), table('posts', 2, 'x')];
+    expect(vouchByDigest(digests, rows, isOwn)).toEqual({
+      read: [2],
+      vouched: new Set(['public.users']),
+    });
+    expect(vouchByDigest(digests, rows, isOwn, (name) => name !== 'public.posts')).toEqual({
+      read: [],
+      vouched: new Set(['public.users']),
+    });
+  });
+
+  it('withoutTables leaves the file as it is when nothing is vouched for', () => {
+    expect(withoutTables(file, new Set())).toBe(file);
+    expect(Object.keys(withoutTables(file, new Set(['public.gone'])).tables ?? {})).toEqual([
+      'public.users',
+      'public.posts',
+    ]);
   });
 });
 

@@ -1,0 +1,186 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sha256 } from '../../src/migrations/checksum.js';
+import { ConfigError } from '../../src/errors.js';
+import { formatExpectedSchema, readExpectedSource } from '../../src/schema/expected-file.js';
+import { tableText } from '../../src/schema/table-digest.js';
+import { findTableSlices, withoutSlices, type TableSlice } from '../../src/schema/table-slices.js';
+import type { ExpectedSchema, TableExpectation } from '../../src/schema/types.js';
+
+const USERS: TableExpectation = {
+  kind: 'table',
+  partitionKey: null,
+  partitionOf: null,
+  partitionBound: null,
+  rls: true,
+  rlsForced: false,
+  columns: {
+    id: { type: 'integer', nullable: false, default: null, identity: 'always', generated: null },
+    'we"ird\nname': {
+      type: 'text',
+      nullable: true,
+      default: "'}'",
+      identity: null,
+      generated: null,
+    },
+  },
+  indexes: { users_pkey: { definition: 'CREATE UNIQUE INDEX users_pkey ...', valid: true } },
+  constraints: {
+    users_pkey: {
+      type: 'primary key',
+      definition: 'PRIMARY KEY (id)',
+      deferrable: false,
+      deferred: false,
+      validated: true,
+    },
+  },
+  triggers: {},
+  policies: {
+    mine: { command: 'all', permissive: true, roles: ['a', 'b'], using: 'true', withCheck: null },
+  },
+};
+
+const FILE: ExpectedSchema = {
+  version: 1,
+  exhaustive: true,
+  schemas: ['public'],
+  tables: {
+    'public.users': USERS,
+    'public.empty': {},
+    'public.ünïcødé "✓"': {
+      ...USERS,
+      triggers: { t: { definition: 'CREATE ...', enabled: true } },
+    },
+  },
+  functions: {},
+  assertions: [{ name: 'one', sql: 'SELECT 1' }],
+};
+
+const bytesOf = (schema: ExpectedSchema): Buffer => Buffer.from(formatExpectedSchema(schema));
+
+describe('the tables of a file found in its bytes', () => {
+  it('are each table as the file writes it: its text, digest and counts, in file order', () => {
+    const bytes = bytesOf(FILE);
+    const slices = findTableSlices(bytes) ?? [];
+    expect(slices.map((s) => s.name)).toEqual(Object.keys(FILE.tables ?? {}).sort());
+    for (const slice of slices) {
+      const table = (FILE.tables as Record<string, TableExpectation>)[slice.name] ?? {};
+      const text = bytes.toString('utf8', slice.start, slice.end);
+      expect(text).toBe(tableText(table));
+      expect(slice.digest).toBe(sha256(text));
+    }
+    // columns, constraints, indexes, policies, triggers
+    expect(slices.map((s) => [s.name, s.counts])).toEqual([
+      ['public.empty', [0, 0, 0, 0, 0]],
+      ['public.users', [2, 1, 1, 1, 0]],
+      ['public.ünïcødé "✓"', [2, 1, 1, 1, 1]],
+    ]);
+  });
+
+  it('are none for a file without tables, or with an empty list', () => {
+    expect(findTableSlices(bytesOf({ version: 1, functions: {} }))).toBeUndefined();
+    expect(findTableSlices(bytesOf({ version: 1, tables: {} }))).toEqual([]);
+  });
+
+  it.each<[string, string]>([
+    ['compact JSON', JSON.stringify(FILE)],
+    ['another indentation', JSON.stringify(FILE, null, 4)],
+    ['tabs', JSON.stringify(FILE, null, '\t')],
+    ['a table cut short', formatExpectedSchema(FILE).slice(0, 400)],
+    [
+      'a table on one line',
+      formatExpectedSchema(FILE).replace(
+        '"public.empty": {}',
+        '"public.empty": { "kind": "table" }',
+      ),
+    ],
+  ])('are not found in %s (the file is parsed whole)', (_name, text) => {
+    expect(findTableSlices(Buffer.from(text))).toBeUndefined();
+  });
+
+  it('leave out a name written twice: only a parse knows which one counts', () => {
+    const text = formatExpectedSchema(FILE).replace(
+      '\n    "public.users": {',
+      '\n    "public.users": {},\n    "public.users": {',
+    );
+    expect(findTableSlices(Buffer.from(text))?.map((s) => s.name)).toEqual([
+      'public.empty',
+      'public.ünïcødé "✓"',
+    ]);
+  });
+
+  it('leave the rest of the file when taken out', () => {
+    const bytes = bytesOf(FILE);
+    const slices = findTableSlices(bytes) ?? [];
+    const rest = withoutSlices(bytes, slices, Buffer.from('0'));
+    expect(JSON.parse(rest.toString()).tables).toEqual({
+      'public.empty': 0,
+      'public.users': 0,
+      'public.ünïcødé "✓"': 0,
+    });
+  });
+});
+
+describe('a file parsed without the tables the digests vouch for', () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'preflight-slices-'));
+  let n = 0;
+  const sourceOf = (text: string) => {
+    const file = path.join(directory, `e${++n}.json`);
+    writeFileSync(file, text);
+    return readExpectedSource(file);
+  };
+  const named = (slices: readonly TableSlice[], ...names: string[]): TableSlice[] =>
+    slices.filter((s) => names.includes(s.name));
+
+  it('is the file without those tables, everything else parsed and validated', async () => {
+    const source = await sourceOf(formatExpectedSchema(FILE));
+    const slices = source.tableSlices?.() ?? [];
+    const rest = source.schemaWithout?.(named(slices, 'public.users', 'public.empty'));
+    expect(rest).toEqual({
+      ...FILE,
+      tables: { 'public.ünïcødé "✓"': FILE.tables?.['public.ünïcødé "✓"' as never] },
+    });
+    expect(source.parsed).toBe(false);
+    expect(source.schemaWithout?.([])).toEqual(FILE);
+  });
+
+  it('is not what a later "tables" means: undefined, and the file is then parsed whole', async () => {
+    const text = formatExpectedSchema(FILE).replace(
+      '\n  "functions": {}',
+      '\n  "functions": {},\n  "tables": { "public.users": { "kind": "table" } }',
+    );
+    const source = await sourceOf(text);
+    const slices = source.tableSlices?.() ?? [];
+    expect(slices.map((s) => s.name)).toContain('public.users');
+    expect(source.schemaWithout?.(named(slices, 'public.users'))).toBeUndefined();
+    expect(source.schema().tables).toEqual({ 'public.users': { kind: 'table' } });
+  });
+
+  it('reports broken JSON outside the vouched tables at its line in the whole file', async () => {
+    const text = formatExpectedSchema(FILE).replace('"functions": {}', '"functions": {,}');
+    const line = text.slice(0, text.indexOf('{,}')).split('\n').length;
+    const source = await sourceOf(text);
+    const slices = source.tableSlices?.() ?? [];
+    expect(() => source.schemaWithout?.(slices)).toThrow(
+      new RegExp(`invalid JSON at line ${line}, column 17`),
+    );
+  });
+
+  it('reports what the rest of the file gets wrong, as a configuration problem', async () => {
+    const text = formatExpectedSchema({
+      ...FILE,
+      functions: { 'public.f()': { kind: 'nope' } },
+    } as never);
+    const source = await sourceOf(text);
+    const slices = source.tableSlices?.() ?? [];
+    let thrown: unknown;
+    try {
+      source.schemaWithout?.(slices);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect(String((thrown as Error).message)).toMatch(/functions/);
+  });
+});
