@@ -660,12 +660,15 @@ const tableText = (serverVersionNum: number): string => {
   );
 };
 
+/** The buckets that the digests' shares (CatalogScope) are made of. */
+export const SHARE_BUCKETS = 1024;
+
 /** Whether the table whose OID is `oid` has an INVALID index. */
 const invalidIndex = (oid: string): string =>
   `EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = ${oid} AND NOT x.indisvalid)`;
 
 /**
- * The digest of every table, or of those the scope names, or of its half (see CatalogScope): the
+ * The digest of every table, or of those the scope names, or of its share (see CatalogScope): the
  * SHA-256 of the table's text as the file writes it (tableText).
  */
 const digests = (serverVersionNum: number, scope: CatalogScope): string => {
@@ -673,10 +676,10 @@ const digests = (serverVersionNum: number, scope: CatalogScope): string => {
     scope.named === undefined
       ? ''
       : `\n        AND (ns.nspname || '.' || c.relname = ANY (${scope.named}) OR ${invalidIndex('c.oid')})`;
-  const half =
-    scope.half === undefined
+  const share =
+    scope.share === undefined
       ? ''
-      : `\n        AND pg_catalog.hashint8(c.oid::pg_catalog.int8) & 1 = ${scope.half}`;
+      : `\n        AND pg_catalog.hashint8(c.oid::pg_catalog.int8) & ${SHARE_BUCKETS - 1} BETWEEN ${scope.share[0]} AND ${scope.share[1] - 1}`;
   return `
 SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name,
   pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${tableText(serverVersionNum)}, 'UTF8')), 'hex') AS digest,
@@ -684,7 +687,7 @@ SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name,
 FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
              c.relforcerowsecurity, c.relispartition, c.relpartbound
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}${named}${half}) r,
+      WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}${named}${share}) r,
   ${tableColumns(jsonEntriesOf('a.attname', jsonEntry(COLUMN_VALUES, TABLE_DEPTH + 2), TABLE_DEPTH + 1, 'NOT a.attisdropped'))}`;
 };
 
@@ -756,10 +759,11 @@ export interface CatalogScope {
    */
   readonly tables?: 'all' | 'none' | readonly number[];
   /**
-   * The half of the tables (by a hash of their OIDs) whose digests the digests kind reads, so
-   * that two connections can share them; every table when absent.
+   * The share of the tables whose digests the digests kind reads, so that two connections can
+   * share them: the buckets `[from, to)` of SHARE_BUCKETS, a table's bucket a hash of its OID;
+   * every table when absent.
    */
-  readonly half?: 0 | 1;
+  readonly share?: readonly [number, number];
   /**
    * An escaped `ARRAY[...]::text[]` of qualified table names (`schema.name`): the digests kind
    * reads only those tables, and those with an INVALID index. Every table when absent.
