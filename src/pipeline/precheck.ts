@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { isUndefinedTable, type HistoryStore } from '../migrations/history.js';
 import type { AppliedMigration } from '../migrations/types.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
-import { takeFingerprint, type TakenFingerprint } from '../schema/fingerprint.js';
+import type { TakenFingerprint } from '../schema/fingerprint.js';
 import {
   isStateTableProblem,
   lookupSql,
@@ -61,8 +61,11 @@ export interface EarlyFingerprint {
 }
 
 /**
- * verify's and status's lookup of the file's verified state, sent now, behind the fingerprint that
- * readWhileConnecting sent: the file is hashed for its key while the server takes the fingerprint.
+ * verify's and status's lookup of the file's verified state, sent behind the fingerprint that
+ * readWhileConnecting sent, once that shows preflight's table exists: the file is hashed for its
+ * key meanwhile, a chunk per turn of the event loop. Without the table there is nothing to look up: the precheck
+ * says so as soon as the fingerprint's answer does, without the file's hash, and the full
+ * verification that follows starts at once (a table created since is only not recorded into).
  * Resolves to undefined when there is nothing to look up (no file, --full-verify), and to no lookup
  * when preflight's table does not exist or cannot serve (see isStateTableProblem).
  */
@@ -73,14 +76,16 @@ export function lookupBehind(
   early: EarlyFingerprint,
 ): Promise<Precheck | undefined> {
   if (!expected || !early.fingerprint) return Promise.resolve(undefined);
-  const lookup = sendLookup(ctx, client, expected);
-  const precheck = Promise.all([early.fingerprint, lookup]).then(
-    async ([taken, sent]): Promise<Precheck> => {
-      if (sent.row === undefined) return { lookup: undefined, noTable: sent.missing };
-      // The table was created between the two statements (by a run): the fingerprint is taken now.
-      return { lookup: toLookup(sent.row, taken ?? (await takeFingerprint(client))) };
-    },
-  );
+  const hashed = expected.hash?.();
+  // Awaited only when the table exists; a failure otherwise must not count as unhandled.
+  hashed?.catch(() => undefined);
+  const precheck = early.fingerprint.then(async (taken): Promise<Precheck> => {
+    if (taken === undefined) return { lookup: undefined, noTable: true };
+    await hashed;
+    const sent = await sendLookup(ctx, client, expected);
+    if (sent.row === undefined) return { lookup: undefined, noTable: sent.missing };
+    return { lookup: toLookup(sent.row, taken) };
+  });
   // Awaited by the caller once the history is read; a failure before then is not unhandled.
   precheck.catch(() => undefined);
   return precheck;

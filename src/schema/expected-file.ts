@@ -26,6 +26,11 @@ export interface ExpectedSource {
    * first queries before.
    */
   readonly sha256: string;
+  /**
+   * sha256, computed a chunk per turn of the event loop (which stays free for the session's
+   * answers meanwhile), once; sets `sha256` too.
+   */
+  hash?(): Promise<string>;
   /** The file's size in bytes (a measure of the schema's size before parsing it). */
   readonly size: number;
   /** Parses and validates the file, once; throws ConfigError (exit 2) as loadExpectedSchema does. */
@@ -55,6 +60,9 @@ export interface ExpectedSource {
 }
 
 const HINT_BYTES = 64 * 1024;
+
+/** The bytes hashed per turn of the event loop by ExpectedSource.hash (a few milliseconds). */
+const HASH_CHUNK = 1024 * 1024;
 
 /** Reads an expected-schema file without parsing it; ConfigError when it cannot be read. */
 export async function readExpectedSource(path: string): Promise<ExpectedSource> {
@@ -88,10 +96,26 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
   // Where snapshot writes the hints: decoded once, for both.
   const head = (): string => (text ??= bytes.subarray(0, HINT_BYTES).toString('utf8'));
   let slices: readonly TableSlice[] | undefined | null = null;
+  let hashing: Promise<string> | undefined;
   return {
     path,
     get sha256() {
       return (sha256 ??= createHash('sha256').update(bytes).digest('hex'));
+    },
+    hash() {
+      hashing ??= new Promise((resolve) => {
+        const hash = createHash('sha256');
+        let at = 0;
+        const step = (): void => {
+          if (sha256 !== undefined) return resolve(sha256);
+          hash.update(bytes.subarray(at, at + HASH_CHUNK));
+          at += HASH_CHUNK;
+          if (at < bytes.length) setImmediate(step);
+          else resolve((sha256 = hash.digest('hex')));
+        };
+        step();
+      });
+      return hashing;
     },
     size: bytes.length,
     schema() {

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { lookupBehind } from '../../src/pipeline/precheck.js';
+import { lookupBehind, verifiedStateKey } from '../../src/pipeline/precheck.js';
 import { readExpectedSourceNow } from '../../src/schema/expected-file.js';
 import { FINGERPRINT_STATEMENT, takeFingerprint } from '../../src/schema/fingerprint.js';
 import { startDigestRead } from '../../src/schema/introspect.js';
@@ -253,22 +253,31 @@ describe('verified state', () => {
     }
   });
 
-  test('a lookup behind no fingerprint: none needed without the table, taken then when a run made it meanwhile', async () => {
+  test("a lookup behind the fingerprint: none without the table, even one a run made since; else by the file's key", async () => {
     const file = path.join(scratchDir(), 'expected-schema.json');
     writeFileSync(file, JSON.stringify({ version: 1, tables: { 'public.customers': {} } }));
-    const expected = readExpectedSourceNow(file);
     const { ctx } = commandContext('verify', db.url);
-    const early = { fingerprint: Promise.resolve(undefined) };
-    expect(await lookupBehind(ctx, client, expected, early)).toEqual({
-      lookup: undefined,
-      noTable: true,
-    });
+    const none = { fingerprint: takeFingerprintIfRecorded(client) };
     await ensureVerifiedStateTable(client);
     try {
+      // The fingerprint said no table: nothing is looked up (the verification is not recorded).
+      expect(await lookupBehind(ctx, client, readExpectedSourceNow(file), none)).toEqual({
+        lookup: undefined,
+        noTable: true,
+      });
+      const expected = readExpectedSourceNow(file);
+      const early = { fingerprint: takeFingerprintIfRecorded(client) };
       const precheck = await lookupBehind(ctx, client, expected, early);
       expect(precheck?.noTable).toBeUndefined();
       expect(precheck?.lookup?.fingerprint).toBe(await fingerprintOf(client));
       expect(precheck?.lookup?.stored).toBeUndefined();
+      // Stored under the key of the file as hashed a chunk at a time: found by the next lookup.
+      const result = { findings: [], checkedBy: { tables: 1 }, assertions: [] };
+      const key = verifiedStateKey(expected, false);
+      await storeVerifiedState(client, key, precheck?.lookup?.fingerprint ?? '', result);
+      const again = { fingerprint: takeFingerprintIfRecorded(client) };
+      const found = await lookupBehind(ctx, client, readExpectedSourceNow(file), again);
+      expect(found?.lookup?.stored?.result).toEqual(result);
     } finally {
       await client.query('DROP TABLE preflight_verification');
     }

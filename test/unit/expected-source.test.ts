@@ -29,6 +29,17 @@ describe('an expected-schema file as read', () => {
     expect(schema.schemas).toEqual(['app', 'billing']);
   });
 
+  it('is hashed the same a chunk at a time, before or after the hash asked at once', async () => {
+    const text = '{ "version": 1, "tables": {} }\n';
+    const sha256 = createHash('sha256').update(text).digest('hex');
+    const first = await readExpectedSource(file(text));
+    expect(await first.hash?.()).toBe(sha256);
+    expect(first.sha256).toBe(sha256);
+    const second = await readExpectedSource(file(text));
+    expect(second.sha256).toBe(sha256);
+    expect(await second.hash?.()).toBe(sha256);
+  });
+
   it('reports a broken file only when parsed, as a configuration problem', async () => {
     const source = await readExpectedSource(file('{ "version": 1, "tables": { '));
     expect(source.sha256).toMatch(/^[0-9a-f]{64}$/);
