@@ -167,6 +167,25 @@ describe('a file parsed without the tables the digests vouch for', () => {
     );
   });
 
+  it('reports broken JSON in a table the digests could not vouch for as the whole parse does', async () => {
+    const text = formatExpectedSchema(FILE).replace('"rls": true', '"rls": tru');
+    const whole = await sourceOf(text);
+    let expected = '';
+    try {
+      whole.schema();
+    } catch (error) {
+      expected = (error as Error).message;
+    }
+    expect(expected).toMatch(/invalid JSON/);
+    const source = await readExpectedSource(whole.path);
+    const slices = source.tableSlices?.() ?? [];
+    // Its digest is no server's: every table but the broken one is vouched for.
+    const broken = slices.find((s) => s.name === 'public.users');
+    expect(broken).toBeDefined();
+    const vouched = slices.filter((s) => s !== broken);
+    expect(() => source.schemaWithout?.(vouched)).toThrow(expected);
+  });
+
   it('reports what the rest of the file gets wrong, as a configuration problem', async () => {
     const text = formatExpectedSchema({
       ...FILE,
