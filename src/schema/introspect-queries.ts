@@ -551,7 +551,7 @@ const newline = (depth: number): string => `E'\\n${'  '.repeat(depth)}'`;
  * indentation level): `{`, each `"key": value` on its own line one level deeper, `}`. The keys
  * are given in the file's order (code-point order) and are plain ASCII.
  */
-const jsonObject = (entries: readonly (readonly [string, string])[], depth: number): string =>
+const jsonObject = (entries: Properties, depth: number): string =>
   `'{' || ${entries
     .map(([key, value]) => `${newline(depth + 1)} || '"${key}": ' || ${value}`)
     .join(` || ',' || `)} || ${newline(depth)} || '}'`;
@@ -580,15 +580,21 @@ const policyRoles = (depth: number): string =>
       ',' || ${newline(depth + 1)} ORDER BY q.role COLLATE "C") || ${newline(depth)} || ']'
     FROM (SELECT ${POLICY_ROLE} AS role FROM pg_catalog.unnest(p.polroles) AS o) q), '[]')`;
 
-/** An entry of a collection (its values but the name, keys in code-point order) at `depth`. */
+/** A property list, `[key, JSON text]`, in code-point order of the keys (as the file writes them). */
+type Properties = readonly (readonly [string, string])[];
+
+const inFileOrder = (properties: Properties): Properties =>
+  [...properties].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/** The values of a kind's row but its name, as properties. */
+const valuesOf = (values: Values): Properties =>
+  Object.entries(values)
+    .filter(([key]) => key !== 'name')
+    .map(([key, value]) => [key, json(value)] as const);
+
+/** An entry of a collection (its values but the name) at `depth`. */
 const jsonEntry = (values: Values, depth: number): string =>
-  jsonObject(
-    Object.entries(values)
-      .filter(([key]) => key !== 'name')
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, value]) => [key, json(value)] as const),
-    depth,
-  );
+  jsonObject(inFileOrder(valuesOf(values)), depth);
 
 /** The depth of a table's object in the file: `{ "tables": { "name": {...} } }`. */
 const TABLE_DEPTH = 2;
@@ -596,66 +602,48 @@ const TABLE_DEPTH = 2;
 /**
  * A table's text exactly as the expected-schema file writes it (formatExpectedSchema: 2-space
  * indentation, keys in code-point order, the table's object at TABLE_DEPTH), from the same values
- * the other kinds read; table-digest.ts hashes the same text from the file. Keys are listed here
- * in the file's order.
+ * the other kinds read; table-digest.ts hashes the same text from the file. The columns are
+ * printed by the digests' read of the table's columns (`tc.text`, see tableColumns).
  */
 const tableText = (serverVersionNum: number): string => {
   const d = TABLE_DEPTH;
-  const index = indexValues(serverVersionNum);
+  /** A collection of the table: the rows of `from` keyed by `name`, each with `properties`. */
+  const collection = (name: string, properties: Properties, from: string): string =>
+    jsonEntries(name, jsonObject(inFileOrder(properties), d + 2), from, d + 1);
   return jsonObject(
-    [
-      // Printed from the table's columns as tableColumns reads them (digests).
+    inFileOrder([
       ['columns', 'tc.text'],
       [
         'constraints',
-        jsonEntries(
-          'k.conname',
-          jsonEntry(constraintValues(serverVersionNum), d + 2),
-          CONSTRAINTS_OF,
-          d + 1,
-        ),
+        collection('k.conname', valuesOf(constraintValues(serverVersionNum)), CONSTRAINTS_OF),
       ],
-      ['indexes', jsonEntries('ic.relname', jsonEntry(index, d + 2), INDEXES_OF, d + 1)],
+      ['indexes', collection('ic.relname', valuesOf(indexValues(serverVersionNum)), INDEXES_OF)],
       ['kind', `CASE WHEN r.relkind = 'p' THEN '"partitioned"' ELSE '"table"' END`],
-      ['partitionBound', json(TABLE_VALUES.partitionBound as Value)],
-      ['partitionKey', json(TABLE_VALUES.partitionKey as Value)],
-      ['partitionOf', json(TABLE_VALUES.partitionOf as Value)],
+      ...valuesOf(TABLE_VALUES),
       [
         'policies',
-        jsonEntries(
+        collection(
           'p.polname',
-          jsonObject(
-            [
-              ['command', json(POLICY_VALUES.command as Value)],
-              ['permissive', json(POLICY_VALUES.permissive as Value)],
-              ['roles', policyRoles(d + 3)],
-              ['using', json(POLICY_EXPRESSIONS.using as Value)],
-              ['withCheck', json(POLICY_EXPRESSIONS.withCheck as Value)],
-            ],
-            d + 2,
-          ),
+          [
+            ...valuesOf(POLICY_VALUES),
+            ['roles', policyRoles(d + 3)],
+            ...valuesOf(POLICY_EXPRESSIONS),
+          ],
           POLICIES_OF,
-          d + 1,
         ),
       ],
-      ['rls', json(TABLE_VALUES.rls as Value)],
-      ['rlsForced', json(TABLE_VALUES.rlsForced as Value)],
       [
         'triggers',
-        jsonEntries(
+        collection(
           't.tgname',
-          jsonObject(
-            [
-              ['definition', 'pg_catalog.to_json(pg_catalog.pg_get_triggerdef(t.oid))::text'],
-              ['enabled', TRIGGER_ENABLED_JSON],
-            ],
-            d + 2,
-          ),
+          [
+            ['definition', 'pg_catalog.to_json(pg_catalog.pg_get_triggerdef(t.oid))::text'],
+            ['enabled', TRIGGER_ENABLED_JSON],
+          ],
           TRIGGERS_OF,
-          d + 1,
         ),
       ],
-    ],
+    ]),
     d,
   );
 };
