@@ -63,9 +63,10 @@ export interface EarlyFingerprint {
 /**
  * verify's and status's lookup of the file's verified state, sent behind the fingerprint that
  * readWhileConnecting sent, once that shows preflight's table exists: the file is hashed for its
- * key meanwhile, a chunk per turn of the event loop. Without the table there is nothing to look up: the precheck
- * says so as soon as the fingerprint's answer does, without the file's hash, and the full
- * verification that follows starts at once (a table created since is only not recorded into).
+ * key meanwhile, a chunk per turn of the event loop. Without the table there is nothing to look
+ * up: the precheck says so as soon as the fingerprint's answer does, without the file's hash, and
+ * the full verification that follows starts at once (a table created since is only not recorded
+ * into).
  * Resolves to undefined when there is nothing to look up (no file, --full-verify), and to no lookup
  * when preflight's table does not exist or cannot serve (see isStateTableProblem).
  */

@@ -84,8 +84,8 @@ export interface DigestRead {
  * taken in it is older than any read. With a `helper` (a second connection, opened by the
  * caller), the session and the helper share the tables' digests (the session a third of them when
  * it takes the first fingerprint, else half): two server processes for the catalog of thousands
- * of tables. `only` (qualified names) limits the
- * digests to those tables and the ones with an INVALID index. Without `fingerprinted` (nothing
+ * of tables. `only` (qualified names) limits the digests to those tables and the ones with an
+ * INVALID index. Without `fingerprinted` (nothing
  * will be recorded) no fingerprint is taken, and none is returned. The last fingerprint is taken
  * once every read is done, so that equal fingerprints vouch for all of them; it is not taken at
  * all when no transaction committed since the first was (see unchangedSince): the first's
