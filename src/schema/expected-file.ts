@@ -8,6 +8,7 @@ import {
 import { promisify } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { validateExpectedSchema } from './expected-validate.js';
+import { firstSyntaxError } from './json-syntax.js';
 import { findTableSlices, withoutSlices, type TableSlice } from './table-slices.js';
 import { byCodePoint, type ExpectedSchema } from './types.js';
 
@@ -254,12 +255,15 @@ export function parseExpectedSchema(text: string, source: string): ExpectedSchem
   return value as ExpectedSchema;
 }
 
-/** `invalid JSON at line 3, column 7: Unexpected token ...`, from V8's "at position N". */
+/**
+ * `invalid JSON at line 3, column 7: Unexpected token ...`, from V8's "at position N", or where
+ * the text first breaks the grammar when V8 does not say.
+ */
 function jsonProblem(text: string, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const position = /at position (\d+)/.exec(message);
-  if (!position) return `invalid JSON: ${message}`;
-  const offset = Number(position[1]);
+  const offset = position ? Number(position[1]) : firstSyntaxError(text);
+  if (offset === undefined) return `invalid JSON: ${message}`;
   const before = text.slice(0, offset).split('\n');
   const line = before.length;
   const column = (before[before.length - 1]?.length ?? 0) + 1;

@@ -47,6 +47,21 @@ describe('an expected-schema file as read', () => {
     expect(source.parsed).toBe(false);
   });
 
+  it.each<[string, string, string]>([
+    ['a misspelt literal', '{\n  "exhaustive": tru,\n  "tables": {}\n}', 'line 2, column 17'],
+    ['a trailing comma in a list', '{\n  "schemas": [\n    "public",\n  ]\n}', 'line 4, column 3'],
+    ['a stray character', '{\n  "version": 1\n}\nx', 'line 4, column 1'],
+    ['an unfinished string', '{\n  "version": "1', 'line 2, column 16'],
+    ['an empty file', '', 'line 1, column 1'],
+    ['a bad escape', '{ "a": "\\q" }', 'line 1, column 10'],
+  ])(
+    'says where the JSON breaks for %s, where V8 gives no position too',
+    async (_name, text, where) => {
+      const source = await readExpectedSource(file(text));
+      expect(() => source.schema()).toThrow(`invalid JSON at ${where}: `);
+    },
+  );
+
   it.each([
     [
       'near the top, as snapshot writes it',
