@@ -62,13 +62,14 @@ export interface EarlyFingerprint {
 
 /**
  * verify's and status's lookup of the file's verified state, sent behind the fingerprint that
- * readWhileConnecting sent, once that shows preflight's table exists: the file is hashed for its
- * key meanwhile, a chunk per turn of the event loop. Without the table there is nothing to look
- * up: the precheck says so as soon as the fingerprint's answer does, without the file's hash, and
- * the full verification that follows starts at once (a table created since is only not recorded
- * into).
- * Resolves to undefined when there is nothing to look up (no file, --full-verify), and to no lookup
- * when preflight's table does not exist or cannot serve (see isStateTableProblem).
+ * readWhileConnecting sent: as soon as the file is hashed for its key (readWhileConnecting starts
+ * that, a chunk per turn of the event loop) while the fingerprint is still out, else once the
+ * fingerprint shows preflight's table exists. Without the table there is nothing to look up: the
+ * precheck says so as soon as the fingerprint's answer does, without waiting for the hash or a
+ * lookup, and the full verification that follows starts at once (a table created since is only
+ * not recorded into). Resolves to undefined when there is nothing to look up (no file,
+ * --full-verify), and to no lookup when preflight's table does not exist or cannot serve (see
+ * isStateTableProblem).
  */
 export function lookupBehind(
   ctx: CommandContext,
@@ -76,14 +77,24 @@ export function lookupBehind(
   expected: ExpectedSource | undefined,
   early: EarlyFingerprint,
 ): Promise<Precheck | undefined> {
-  if (!expected || !early.fingerprint) return Promise.resolve(undefined);
-  const hashed = expected.hash?.();
-  // Awaited only when the table exists; a failure otherwise must not count as unhandled.
-  hashed?.catch(() => undefined);
-  const precheck = early.fingerprint.then(async (taken): Promise<Precheck> => {
+  const { fingerprint } = early;
+  if (!expected || !fingerprint) return Promise.resolve(undefined);
+  let lookup: Promise<SentLookup> | undefined;
+  const send = (): Promise<SentLookup> => (lookup ??= sendLookup(ctx, client, expected));
+  let answered = false;
+  const hashed = expected.hash?.() ?? Promise.resolve(expected.sha256);
+  // Hashed while the fingerprint is out: the lookup goes right behind it, as if sent with it.
+  hashed.then(
+    () => {
+      if (!answered) send().catch(() => undefined);
+    },
+    () => undefined,
+  );
+  const precheck = fingerprint.then(async (taken): Promise<Precheck> => {
+    answered = true;
     if (taken === undefined) return { lookup: undefined, noTable: true };
     await hashed;
-    const sent = await sendLookup(ctx, client, expected);
+    const sent = await send();
     if (sent.row === undefined) return { lookup: undefined, noTable: sent.missing };
     return { lookup: toLookup(sent.row, taken) };
   });

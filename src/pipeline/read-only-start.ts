@@ -25,7 +25,7 @@ export interface ReadOnlyStart<F> extends EarlyFingerprint {
  * takes longest over it (about 0.2 s on a new connection at 5,000 tables), when preflight's table
  * exists (see takeFingerprintIfRecorded); the history read and
  * the lookup follow it on the wire (see lookupBehind). The file is read on the thread pool
- * meanwhile (18 MB at 5,000 tables), and `readFiles` (the migrations and seeds, read
+ * meanwhile (18 MB at 5,000 tables) and hashed, and `readFiles` (the migrations and seeds, read
  * synchronously) waits for the login first (loginFirst). A problem that `readFiles` finds is
  * reported before one in the file.
  */
@@ -42,6 +42,13 @@ export function readWhileConnecting<F>(
     fingerprint?.catch(() => undefined);
     const reading = loadExpected(ctx);
     reading.catch(() => undefined);
+    // Hashed for the lookup's key as soon as it is read, a chunk per turn of the event loop, while
+    // the session logs in and the server takes the fingerprint (see lookupBehind).
+    if (fingerprint)
+      void reading.then(
+        (expected) => expected?.hash?.(),
+        () => undefined,
+      );
     await loginFirst(connected);
     const files = readFiles();
     return { files, expected: await reading, fingerprint };
