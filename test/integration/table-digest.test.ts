@@ -271,6 +271,26 @@ describe('table digests', () => {
     },
   );
 
+  it('find what a whole comparison finds in a file with a second "tables" key (the last counts)', async () => {
+    const text = formatExpectedSchema(expected).replace(
+      '\n  "functions": ',
+      '\n  "tables": { "billing.rates": { "kind": "table" } },\n  "functions": ',
+    );
+    const path = join(directory, `expected-${++files}.json`);
+    writeFileSync(path, text);
+    const meant = JSON.parse(text) as ExpectedSchema;
+    const options = { strict: false };
+    const whole = compareSchema(meant, await introspectSchema(client, schemasOf(meant)), options);
+    expect(whole.length).toBeGreaterThan(0);
+    const { compared, snapshot, vouched } = await parseWhileReading(
+      client,
+      await readExpectedSource(path),
+      undefined,
+    );
+    expect(vouched).toBe(0);
+    expect(compareSchema(compared, snapshot, options)).toEqual(whole);
+  });
+
   it('read a table the file describes partly, and one it lists by name only', async () => {
     const tables = { ...(expected.tables as Record<string, object>) };
     tables['public.customers'] = { columns: ['id', 'email'] };
