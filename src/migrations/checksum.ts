@@ -1,14 +1,15 @@
 import * as crypto from 'node:crypto';
 
 /** Node's one-shot digest (20.12+): no Hash object per call, a third of the time for small files. */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string })
-  .hash;
+const oneShot = (
+  crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: 'hex') => string }
+).hash;
 
-/** SHA-256 of a text (as UTF-8), lowercase hex. */
-export function sha256(text: string): string {
+/** SHA-256 of a text (as UTF-8) or of bytes, lowercase hex. */
+export function sha256(data: string | Buffer): string {
   return oneShot
-    ? oneShot('sha256', text, 'hex')
-    : crypto.createHash('sha256').update(text, 'utf8').digest('hex');
+    ? oneShot('sha256', data, 'hex')
+    : crypto.createHash('sha256').update(data).digest('hex');
 }
 
 /** The flat layout's checksum: SHA-256 of the file with CRLF turned into LF (line endings never count). */

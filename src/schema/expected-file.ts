@@ -7,7 +7,7 @@ import {
 } from 'node:fs';
 import { promisify } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { validateExpectedSchema } from './expected-validate.js';
+import { isPlainObject, validateExpectedSchema } from './expected-validate.js';
 import { firstSyntaxError } from './json-syntax.js';
 import { findTableSlices, withoutSlices, type TableSlice } from './table-slices.js';
 import { byCodePoint, type ExpectedSchema } from './types.js';
@@ -175,21 +175,17 @@ function parseWithout(
     whole();
     return undefined;
   }
-  const tables = isRecord(value) && isRecord(value.tables) ? value.tables : undefined;
+  const tables = isPlainObject(value) && isPlainObject(value.tables) ? value.tables : undefined;
   if (!tables) return undefined;
   for (const { name } of vouched) {
     const table = tables[name];
-    if (!isRecord(table) || Object.keys(table).length !== 1 || table[mark.key] !== true)
+    if (!isPlainObject(table) || Object.keys(table).length !== 1 || table[mark.key] !== true)
       return undefined;
   }
   for (const { name } of vouched) delete tables[name];
   const problems = validateExpectedSchema(value);
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`));
   return value as ExpectedSchema;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Like readExpectedSource, but undefined when the file does not exist (a skippable default). */

@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import { sha256 } from '../migrations/checksum.js';
 
 /*
  * The tables of an expected-schema file found in its bytes, without parsing it: a file written as
@@ -37,12 +37,6 @@ const COLON = 0x3a;
 const COMMA = 0x2c;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
-
-/** SHA-256, hex, of bytes: the one-shot hash where this Node.js has it (no object per call). */
-const sha256Hex: (bytes: Buffer) => string =
-  typeof crypto.hash === 'function'
-    ? (bytes) => crypto.hash('sha256', bytes, 'hex')
-    : (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
 
 /**
  * Which of COUNTED the key starting at `at` (its opening quote) is, by its first and third
@@ -114,7 +108,7 @@ export function findTableSlices(bytes: Buffer): TableSlice[] | undefined {
     }
     if (end !== -1) {
       seen.set(name, (seen.get(name) ?? 0) + 1);
-      slices.push({ name, start, end, digest: sha256Hex(bytes.subarray(start, end)), counts });
+      slices.push({ name, start, end, digest: sha256(bytes.subarray(start, end)), counts });
       start = -1;
       j = bytes[end] === COMMA ? end + 1 : end;
       if (bytes[j] !== NEWLINE) return undefined;
