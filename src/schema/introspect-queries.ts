@@ -7,6 +7,8 @@
  * name, findings are sorted, files are written with sorted keys).
  */
 
+import type { SequenceState } from './types.js';
+
 /** One row per object kind, as the query returns it. */
 export interface CatalogRows {
   tables: TableRow[];
@@ -101,16 +103,10 @@ export interface ViewRow {
   definition: string;
 }
 
-export interface SequenceRow {
+/** A sequence's row: its state as the snapshot keeps it, and where it is. */
+export interface SequenceRow extends SequenceState {
   schema: string;
   name: string;
-  type: string;
-  start: string;
-  increment: string;
-  min: string;
-  max: string;
-  cache: string;
-  cycle: boolean;
 }
 
 export interface EnumRow {
