@@ -67,11 +67,17 @@ export function formatTargets(rows) {
   }
   if (verify)
     add(
-      'verify at scale ≤ 0.5 s wall',
-      `${ms(verify.ms)} (catalog unchanged since the last run)` +
-        (verifyFull ? `; with --full-verify ${ms(verifyFull.ms)}` : '') +
-        (verifyFresh ? `; with nothing recorded yet ${ms(verifyFresh.ms)}` : ''),
+      'verify at scale ≤ 0.5 s wall, catalog unchanged since the last run',
+      ms(verify.ms),
       verify.ms <= 500,
+    );
+  // The first verification of a database (no run has recorded one yet) reads the whole catalog:
+  // judged on its own line, with --full-verify (the same read, asked for) beside it.
+  if (verifyFresh)
+    add(
+      'verify at scale ≤ 0.5 s wall, the first verification (nothing recorded yet)',
+      ms(verifyFresh.ms) + (verifyFull ? `; with --full-verify ${ms(verifyFull.ms)}` : ''),
+      verifyFresh.ms <= 500,
     );
   if (noop)
     add(
