@@ -590,9 +590,29 @@ const jsonObject = (entries: Properties, depth: number): Piece[] => [
 ];
 
 /**
- * An aggregate: the rows as a JSON object at `depth`, keyed by `name` in code-point order (the
- * server's "C" order of UTF-8), each value `entry` (printed one level deeper), only the rows
- * `filter` keeps; `{}` when none.
+ * An aggregate printed as JSON.stringify(value, null, 2) prints a collection at `depth` (its
+ * closing bracket's indentation level): `brackets[0]`, the rows' `item`s one level deeper, one
+ * per line, in code-point order of `key` (the server's "C" order of UTF-8), `brackets[1]`; only
+ * the rows `filter` keeps; the empty collection when none.
+ */
+const jsonAggregate = (
+  brackets: '{}' | '[]',
+  item: readonly Piece[],
+  key: string,
+  depth: number,
+  filter?: string,
+): string =>
+  `COALESCE(${concat([
+    literal(`${brackets[0]}${newline(depth + 1)}`),
+    `pg_catalog.string_agg(
+      ${concat(item)}, ${sqlLiteral(`,${newline(depth + 1)}`)}
+      ORDER BY ${key} COLLATE "C")${filter === undefined ? '' : ` FILTER (WHERE ${filter})`}`,
+    literal(`${newline(depth)}${brackets[1]}`),
+  ])}, '${brackets}')`;
+
+/**
+ * The rows as a JSON object at `depth`, keyed by `name`, each value `entry` (printed one level
+ * deeper), only the rows `filter` keeps (see jsonAggregate).
  */
 const jsonEntriesOf = (
   name: string,
@@ -600,13 +620,13 @@ const jsonEntriesOf = (
   depth: number,
   filter = 'true',
 ): string =>
-  `COALESCE(${concat([
-    literal(`{${newline(depth + 1)}`),
-    `pg_catalog.string_agg(
-      ${concat([`pg_catalog.to_json((${name})::text)::text`, literal(': '), ...entry])}, ${sqlLiteral(`,${newline(depth + 1)}`)}
-      ORDER BY ${name} COLLATE "C") FILTER (WHERE ${filter})`,
-    literal(`${newline(depth)}}`),
-  ])}, '{}')`;
+  jsonAggregate(
+    '{}',
+    [`pg_catalog.to_json((${name})::text)::text`, literal(': '), ...entry],
+    name,
+    depth,
+    filter,
+  );
 
 /** The entries of `from` as a JSON object at `depth` (see jsonEntriesOf). */
 const jsonEntries = (name: string, entry: readonly Piece[], from: string, depth: number): string =>
@@ -618,13 +638,8 @@ const TRIGGER_ENABLED_JSON = `CASE t.tgenabled WHEN 'O' THEN 'true' WHEN 'D' THE
 
 /** A policy's roles, sorted, as a JSON array at `depth` (`[]` when none). */
 const policyRoles = (depth: number): string =>
-  `COALESCE((SELECT ${concat([
-    literal(`[${newline(depth + 1)}`),
-    `pg_catalog.string_agg(pg_catalog.to_json(q.role)::text,
-      ${sqlLiteral(`,${newline(depth + 1)}`)} ORDER BY q.role COLLATE "C")`,
-    literal(`${newline(depth)}]`),
-  ])}
-    FROM (SELECT ${POLICY_ROLE} AS role FROM pg_catalog.unnest(p.polroles) AS o) q), '[]')`;
+  `(SELECT ${jsonAggregate('[]', ['pg_catalog.to_json(q.role)::text'], 'q.role', depth)}
+    FROM (SELECT ${POLICY_ROLE} AS role FROM pg_catalog.unnest(p.polroles) AS o) q)`;
 
 /** A property list, `[key, JSON text]`, in code-point order of the keys (as the file writes them). */
 type Properties = readonly (readonly [string, string])[];
