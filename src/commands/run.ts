@@ -155,16 +155,11 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       inUse && (!seeds || rowsInPlace)
         ? { result: inUse.stored.result, findings: inUse.assertions }
         : undefined;
-    await verifyDatabase(
-      ctx,
-      session.client,
-      expected,
-      rowsCheck,
-      'create',
-      precheck,
-      seeds,
-      assertions,
-    );
+    await verifyDatabase(ctx, session.client, expected, rowsCheck, 'create', {
+      ...(precheck ? { precheck } : {}),
+      ...(seeds ? { seeds } : {}),
+      ...(assertions ? { ahead: assertions } : {}),
+    });
   });
   return 0;
 }

@@ -8,6 +8,7 @@ import { withSession } from '../pipeline/session-scope.js';
 import { lookupBehind } from '../pipeline/precheck.js';
 import { readWhileConnecting, type ReadOnlyStart } from '../pipeline/read-only-start.js';
 import { verifyExisting } from '../pipeline/verify-step.js';
+import { endHelper, helperAfter } from '../pipeline/verify-structure.js';
 
 /** The files status reads while connecting. */
 type Files = { set: MigrationSet; seeds: SeedFile[] | undefined };
@@ -26,31 +27,44 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
       const planned = planFromDatabase(ctx, session, set);
       planned.catch(() => undefined);
       const precheck = lookupBehind(ctx, session.client, expected, early);
-      const plan = await planned;
-      assertNoConflicts(plan);
-      for (const file of plan.pending) {
-        ctx.logger.info({ event: 'status.pending', migration: file.name }, `pending: ${file.name}`);
-      }
-      ctx.logger.info(
-        {
-          event: 'status.result',
-          applied: plan.applied.length,
-          pending: plan.pending.length,
-          total: set.files.length,
-        },
-        plan.pending.length
-          ? `${plan.pending.length} pending migration(s)`
-          : 'all migrations applied',
-      );
-      let drift = false;
+      // Opened as soon as the lookup shows a full read ahead, while the history is read.
+      const helper = helperAfter(ctx, expected, precheck);
       try {
-        await verifyExisting(ctx, session.client, expected, seeds, await precheck);
-      } catch (error) {
-        if (!(error instanceof DriftError)) throw error;
-        drift = true;
+        const plan = await planned;
+        assertNoConflicts(plan);
+        for (const file of plan.pending) {
+          ctx.logger.info(
+            { event: 'status.pending', migration: file.name },
+            `pending: ${file.name}`,
+          );
+        }
+        ctx.logger.info(
+          {
+            event: 'status.result',
+            applied: plan.applied.length,
+            pending: plan.pending.length,
+            total: set.files.length,
+          },
+          plan.pending.length
+            ? `${plan.pending.length} pending migration(s)`
+            : 'all migrations applied',
+        );
+        let drift = false;
+        try {
+          const checked = await precheck;
+          await verifyExisting(ctx, session.client, expected, seeds, {
+            ...(checked ? { precheck: checked } : {}),
+            ...(helper ? { helper } : {}),
+          });
+        } catch (error) {
+          if (!(error instanceof DriftError)) throw error;
+          drift = true;
+        }
+        if (plan.pending.length > 0) return ExitCode.pending;
+        return drift ? ExitCode.drift : ExitCode.ok;
+      } finally {
+        await endHelper(helper);
       }
-      if (plan.pending.length > 0) return ExitCode.pending;
-      return drift ? ExitCode.drift : ExitCode.ok;
     },
     readWhileConnecting(ctx, () => ({ set: loadMigrations(ctx), seeds: loadSeeds(ctx) })),
   );

@@ -9,6 +9,7 @@ import { withSession } from '../pipeline/session-scope.js';
 import { lookupBehind } from '../pipeline/precheck.js';
 import { readWhileConnecting, type ReadOnlyStart } from '../pipeline/read-only-start.js';
 import { verifyExisting } from '../pipeline/verify-step.js';
+import { endHelper, helperAfter } from '../pipeline/verify-structure.js';
 
 /** The migrations, when there is a directory to read (an absent default is not an error here). */
 function migrationsIfPresent(ctx: CommandContext): MigrationSet | undefined {
@@ -35,20 +36,30 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
       const planned = set ? planFromDatabase(ctx, session, set) : undefined;
       planned?.catch(() => undefined);
       const precheck = lookupBehind(ctx, session.client, expected, early);
-      const plan = await planned;
-      let drift: DriftError | undefined;
+      // Opened as soon as the lookup shows a full read ahead, while the history is read.
+      const helper = helperAfter(ctx, expected, precheck);
       try {
-        await verifyExisting(ctx, session.client, expected, seeds, await precheck);
-      } catch (error) {
-        if (!(error instanceof DriftError)) throw error;
-        drift = error;
-      }
-      if (plan) assertNoConflicts(plan);
-      if (drift) throw drift;
-      if (plan && plan.pending.length > 0) {
-        throw new DriftError(
-          `${plan.pending.length} migration(s) not applied: ${plan.pending.map((f) => f.name).join(', ')}`,
-        );
+        const plan = await planned;
+        let drift: DriftError | undefined;
+        try {
+          const checked = await precheck;
+          await verifyExisting(ctx, session.client, expected, seeds, {
+            ...(checked ? { precheck: checked } : {}),
+            ...(helper ? { helper } : {}),
+          });
+        } catch (error) {
+          if (!(error instanceof DriftError)) throw error;
+          drift = error;
+        }
+        if (plan) assertNoConflicts(plan);
+        if (drift) throw drift;
+        if (plan && plan.pending.length > 0) {
+          throw new DriftError(
+            `${plan.pending.length} migration(s) not applied: ${plan.pending.map((f) => f.name).join(', ')}`,
+          );
+        }
+      } finally {
+        await endHelper(helper);
       }
     },
     readWhileConnecting(ctx, () => ({ set: migrationsIfPresent(ctx), seeds: loadSeeds(ctx) })),

@@ -14,8 +14,7 @@ import {
 import type { SeedFile } from '../seeds/types.js';
 import { seedRowsCheck } from './seed-step.js';
 import type { CommandContext } from './context.js';
-import type { Precheck } from './precheck.js';
-import { verifyStructure, type RecordMode } from './verify-structure.js';
+import { verifyStructure, type RecordMode, type StructureOptions } from './verify-structure.js';
 
 /**
  * Reads the expected-schema file (parsed later, when needed): explicit paths must exist; an
@@ -23,8 +22,15 @@ import { verifyStructure, type RecordMode } from './verify-structure.js';
  */
 export async function loadExpected(ctx: CommandContext): Promise<ExpectedSource | undefined> {
   const { expect } = ctx.config;
-  if (expect.explicit) return readExpectedSource(expect.path);
-  return skippedWhenAbsent(ctx, await readExpectedSourceIfExists(expect.path));
+  const ahead = ctx.expectedAhead?.path === expect.path ? ctx.expectedAhead.source : undefined;
+  if (expect.explicit) {
+    if (!ahead) return readExpectedSource(expect.path);
+    const source = await ahead;
+    if (source) return source;
+    // Absent: the error an explicit path gets (does not exist), from a read of its own.
+    return readExpectedSource(expect.path);
+  }
+  return skippedWhenAbsent(ctx, await (ahead ?? readExpectedSourceIfExists(expect.path)));
 }
 
 /**
@@ -93,16 +99,15 @@ export async function verifyDatabase(
   expected: ExpectedSource | undefined,
   extra: ExtraCheck | undefined,
   record: RecordMode,
-  precheck?: Precheck,
-  seeds?: readonly SeedFile[],
-  ahead?: AssertionsAhead,
+  options: StructureOptions & { readonly ahead?: AssertionsAhead } = {},
 ): Promise<void> {
+  const { ahead } = options;
   const started = Date.now();
   ctx.report.phase = 'verify';
   const findings: Finding[] = [];
   const checkedBy: Partial<Record<Category, number>> = {};
   if (expected) {
-    const structure = await verifyStructure(ctx, client, expected, record, precheck, seeds);
+    const structure = await verifyStructure(ctx, client, expected, record, options);
     findings.push(...structure.findings);
     const ran = ahead?.result === structure ? await ahead.findings : undefined;
     findings.push(...(ran ?? (await runAssertions(client, structure.assertions))));
@@ -168,7 +173,10 @@ export function verifyExisting(
   client: pg.ClientBase,
   expected: ExpectedSource | undefined,
   seeds: readonly SeedFile[] | undefined,
-  precheck?: Precheck,
+  options: Omit<StructureOptions, 'seeds'> = {},
 ): Promise<void> {
-  return verifyDatabase(ctx, client, expected, seedRowsCheck(seeds), 'existing', precheck, seeds);
+  return verifyDatabase(ctx, client, expected, seedRowsCheck(seeds), 'existing', {
+    ...options,
+    ...(seeds ? { seeds } : {}),
+  });
 }

@@ -4,7 +4,12 @@ import { openSession } from '../connection/session.js';
 import type { Category } from '../report/findings.js';
 import { compareSchema } from '../schema/compare.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
-import { startDigestRead, type Before, type DigestRead } from '../schema/introspect.js';
+import {
+  startDigestRead,
+  type Before,
+  type DigestRead,
+  type Helper,
+} from '../schema/introspect.js';
 import {
   comparedTables,
   expectedTableDigests,
@@ -122,7 +127,7 @@ export async function parseWhileReading(
   client: pg.ClientBase,
   expected: ExpectedSource,
   before: Before | undefined,
-  helper?: pg.ClientBase,
+  helper?: Helper,
   fingerprinted = true,
 ): Promise<ParsedAndRead> {
   const start = (schemas: readonly string[], only?: readonly string[]) =>
@@ -275,6 +280,43 @@ export async function catalogHelper(
 }
 
 /**
+ * catalogHelper for a verification whose precheck is still out: opened as soon as the precheck
+ * shows that the catalog is to be read in full (not unchanged since its last verification), so
+ * that it connects while the session reads the history, not after. Undefined for a small schema
+ * (see isLarge). The caller ends it (endHelper) once the verification is over.
+ */
+export function helperAfter(
+  ctx: CommandContext,
+  expected: ExpectedSource | undefined,
+  precheck: Promise<Precheck | undefined>,
+): Promise<pg.Client | undefined> | undefined {
+  if (!expected || !ctx.config.database || !isLarge(expected)) return undefined;
+  return precheck.then(
+    (checked) => (precheckMatches(checked) ? undefined : catalogHelper(ctx, expected)),
+    () => undefined,
+  );
+}
+
+/** Ends a helper connection (catalogHelper, helperAfter) once it has connected, if it did. */
+export async function endHelper(helper: Promise<pg.Client | undefined> | undefined): Promise<void> {
+  const client = await helper?.catch(() => undefined);
+  await client?.end().catch(() => undefined);
+}
+
+/** What a verification may be given besides the file (see verifyStructure). */
+export interface StructureOptions {
+  /** The lookup of the file's verified state, made before (else made here). */
+  readonly precheck?: Precheck;
+  /** The seeds, whose tables' catalog a recorded pass keeps when they are all declarative. */
+  readonly seeds?: readonly SeedFile[];
+  /**
+   * A second connection for the catalog read, already opening (helperAfter); its opener ends it.
+   * Without one, a large schema's read opens and ends its own.
+   */
+  readonly helper?: Promise<pg.Client | undefined>;
+}
+
+/**
  * Compares the catalog with the file, or replays the last passed comparison when the catalog
  * fingerprint shows that nothing changed since (unless --full-verify). Records a pass as `record`
  * says. Returns the structural findings, the counts and the file's assertions.
@@ -284,8 +326,7 @@ export async function verifyStructure(
   client: pg.ClientBase,
   expected: ExpectedSource,
   record: RecordMode,
-  precheck: Precheck | undefined,
-  seeds?: readonly SeedFile[],
+  { precheck, seeds, helper: given }: StructureOptions = {},
 ): Promise<VerifiedResult> {
   const checked = precheck ?? (await precheckVerifiedState(ctx, client, expected));
   const stored = checked?.lookup?.stored;
@@ -331,14 +372,15 @@ export async function verifyStructure(
       { event: 'verify.not-fingerprinted' },
       `${VERIFIED_STATE_TABLE} does not exist: this verification is not recorded, so the catalog is not fingerprinted`,
     );
-  const helper = await catalogHelper(ctx, expected);
+  // Not awaited: the session's share of the catalog goes out while the helper connects.
+  const own = given ? undefined : catalogHelper(ctx, expected);
   const { schema, checkedBy, compared, snapshot, fingerprint, vouched } = await parseWhileReading(
     client,
     expected,
     before,
-    helper,
+    given ?? own,
     fingerprinted,
-  ).finally(() => helper?.end().catch(() => undefined));
+  ).finally(() => endHelper(own));
   ctx.logger.debug(
     { event: 'verify.digests', vouched, read: Object.keys(snapshot.tables).length },
     `${vouched} tables matched the file by digest; the others were read and compared in full`,

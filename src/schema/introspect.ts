@@ -74,6 +74,12 @@ export interface DigestRead {
 }
 
 /**
+ * The second connection of a catalog read (see startDigestRead): a client, or one still
+ * connecting (undefined once settled when it could not connect), or none.
+ */
+export type Helper = pg.ClientBase | Promise<pg.ClientBase | undefined> | undefined;
+
+/**
  * Starts the catalog read of a verification, by digest (see table-digest.ts): every table's
  * digest, and every other object kind in full. Resolves once all of it is on the wire, so that
  * the server works while the caller parses the expected-schema file.
@@ -84,7 +90,8 @@ export interface DigestRead {
  * taken in it is older than any read. With a `helper` (a second connection, opened by the
  * caller), the session and the helper share the tables' digests (the session a third of them when
  * it takes the first fingerprint, else half): two server processes for the catalog of thousands
- * of tables. `only` (qualified names) limits the digests to those tables and the ones with an
+ * of tables. The session's share does not wait for a helper still connecting, and the session
+ * reads the helper's share too when it could not connect. `only` (qualified names) limits the digests to those tables and the ones with an
  * INVALID index. Without `fingerprinted` (nothing
  * will be recorded) no fingerprint is taken, and none is returned. The last fingerprint is taken
  * once every read is done, so that equal fingerprints vouch for all of them; it is not taken at
@@ -95,7 +102,7 @@ export async function startDigestRead(
   client: pg.ClientBase,
   schemas: readonly string[],
   before: Before | undefined,
-  helper: pg.ClientBase | undefined,
+  helper: Helper,
   only?: readonly string[],
   fingerprinted = true,
 ): Promise<DigestRead> {
@@ -122,9 +129,13 @@ export async function startDigestRead(
   );
   // COMMIT of a transaction that failed rolls it back: the session is left clean either way.
   const ended = pinned === undefined ? Promise.resolve() : client.query('COMMIT');
+  // The helper's share, once it has connected (the session's is on its way meanwhile); on the
+  // session, behind its own, when the helper could not connect. Awaited here: this resolves once
+  // every statement is on the wire, before the caller's work holds the event loop.
+  const readBy = await Promise.resolve(helper).catch(() => undefined);
   const side = helper
     ? readCatalog(
-        helper,
+        readBy ?? client,
         schemas,
         version,
         ['digests'],

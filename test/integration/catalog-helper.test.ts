@@ -1,4 +1,5 @@
-import { catalogHelper } from '../../src/pipeline/verify-structure.js';
+import type { Precheck } from '../../src/pipeline/precheck.js';
+import { catalogHelper, endHelper, helperAfter } from '../../src/pipeline/verify-structure.js';
 import type { ExpectedSource } from '../../src/schema/expected-file.js';
 import { commandContext } from '../helpers/context.js';
 import { adminUrl } from '../helpers/db.js';
@@ -43,5 +44,33 @@ describe('the second connection for the catalog of a large schema', () => {
     expect(lines).toContainEqual(
       expect.objectContaining({ event: 'verify.helper-skipped', level: 'debug' }),
     );
+  });
+
+  it('is opened ahead only when the precheck shows a full read, and ended by endHelper', async () => {
+    const { ctx } = commandContext('verify', adminUrl());
+    const stored = {
+      fingerprint: 'f',
+      verifiedAt: 'now',
+      result: { findings: [], checkedBy: {}, assertions: [] },
+    };
+    const unchanged = { lookup: { fingerprint: 'f', stored } } as unknown as Precheck;
+    const changed = { lookup: { fingerprint: 'g', stored } } as unknown as Precheck;
+    expect(helperAfter(ctx, fileOf(LARGE / 2), Promise.resolve(changed))).toBeUndefined();
+    expect(await helperAfter(ctx, fileOf(LARGE), Promise.resolve(unchanged))).toBeUndefined();
+    // A failed lookup: no helper, and no rejection left for the caller.
+    expect(
+      await helperAfter(ctx, fileOf(LARGE), Promise.reject(new Error('lookup'))),
+    ).toBeUndefined();
+    for (const precheck of [changed, undefined]) {
+      const opening = helperAfter(ctx, fileOf(LARGE), Promise.resolve(precheck));
+      const helper = await opening;
+      expect(helper).toBeDefined();
+      expect((await helper?.query<{ one: number }>('SELECT 1 AS one'))?.rows[0]).toEqual({
+        one: 1,
+      });
+      await endHelper(opening);
+      await expect(helper?.query('SELECT 1')).rejects.toThrow();
+    }
+    await endHelper(undefined);
   });
 });

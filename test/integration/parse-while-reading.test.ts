@@ -81,6 +81,32 @@ describe('parsing the file while the catalog is read', () => {
     }
   });
 
+  it('reads the same catalog with a helper still connecting, or one that could not connect', async () => {
+    const expected = (): ExpectedSource =>
+      source({ schemas: ['app'], tables: ['app.things'] }, ['app']);
+    const alone = await parseWhileReading(client, expected(), undefined);
+    const helper = new pg.Client({ connectionString: db.url });
+    const connecting = helper.connect().then(() => helper);
+    try {
+      const later = await parseWhileReading(client, expected(), undefined, connecting);
+      expect(later.snapshot).toEqual(alone.snapshot);
+      expect(later.fingerprint).toBe(alone.fingerprint);
+    } finally {
+      await helper.end();
+    }
+    // No helper after all: the session reads the helper's share too, behind its own.
+    const none = await parseWhileReading(client, expected(), undefined, Promise.resolve(undefined));
+    expect(none.snapshot).toEqual(alone.snapshot);
+    expect(none.fingerprint).toBe(alone.fingerprint);
+    const failed = await parseWhileReading(
+      client,
+      expected(),
+      undefined,
+      Promise.reject(new Error('could not connect')),
+    );
+    expect(failed.snapshot).toEqual(alone.snapshot);
+  });
+
   it('records no fingerprint when the catalog changes while the helper reads', async () => {
     const helper = new pg.Client({ connectionString: db.url });
     const other = new pg.Client({ connectionString: db.url });

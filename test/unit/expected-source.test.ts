@@ -2,7 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { commandContext } from '../helpers/context.js';
+import type { CommandContext } from '../../src/pipeline/context.js';
+import { loadExpected } from '../../src/pipeline/verify-step.js';
 import {
+  readAhead,
   readExpectedSource,
   readExpectedSourceIfExists,
   readExpectedSourceNow,
@@ -128,5 +132,60 @@ describe('an expected-schema file read at once', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'preflight-expected-'));
     expect(() => readExpectedSourceNowIfExists(dir)).toThrow(/cannot be read \(.*EISDIR/);
     await expect(readExpectedSourceIfExists(dir)).rejects.toThrow(/cannot be read \(.*EISDIR/);
+  });
+});
+
+// The file is read in one read on the thread pool (after an open and a stat), not 512 KiB per
+// trip: the bytes must be the file's to the last one, whatever its size.
+describe('an expected-schema file read whole', () => {
+  it('holds every byte of a file of megabytes, and of an empty one', async () => {
+    const big = Buffer.alloc(5 * 1024 * 1024 + 7);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 11)) & 0xff;
+    const source = await readExpectedSource(file(big));
+    expect(source.size).toBe(big.length);
+    expect(source.sha256).toBe(createHash('sha256').update(big).digest('hex'));
+    const empty = await readExpectedSource(file(''));
+    expect(empty.size).toBe(0);
+    expect(empty.sha256).toBe(createHash('sha256').update('').digest('hex'));
+  });
+});
+
+// verify and status start reading the file while the command loads (readAhead); loadExpected
+// takes that read for the same path only, and keeps its own rules for an absent file.
+describe('an expected-schema file read ahead', () => {
+  function contextFor(expectPath: string, explicit: boolean, ahead?: string): CommandContext {
+    const { ctx } = commandContext('verify', 'postgres://u@127.0.0.1:1/db');
+    const config = { ...ctx.config, expect: { path: expectPath, explicit } };
+    return { ...ctx, config, ...(ahead ? { expectedAhead: readAhead(ahead) } : {}) };
+  }
+
+  it('is the file loadExpected returns, for the same path', async () => {
+    const target = file('{ "version": 1, "tables": {} }\n');
+    const ctx = contextFor(target, true, target);
+    const ahead = await ctx.expectedAhead?.source;
+    expect(await loadExpected(ctx)).toBe(ahead);
+  });
+
+  it('is not taken for another path', async () => {
+    const wanted = file('{ "version": 1, "schemas": ["wanted"], "tables": {} }\n');
+    const other = file('{ "version": 1, "schemas": ["other"], "tables": {} }\n');
+    const loaded = await loadExpected(contextFor(wanted, true, other));
+    expect(loaded?.schema().schemas).toEqual(['wanted']);
+  });
+
+  it('of a missing file: an error for an explicit path, a skip with a warning for the default', async () => {
+    const missing = '/nonexistent/expected.json';
+    await expect(loadExpected(contextFor(missing, true, missing))).rejects.toThrow(
+      /expected-schema file \/nonexistent\/expected.json does not exist/,
+    );
+    const ctx = contextFor(missing, false, missing);
+    expect(await loadExpected(ctx)).toBeUndefined();
+    expect(ctx.report.warnings.join('\n')).toMatch(/no expected-schema file at \/nonexistent/);
+  });
+
+  it('of a directory: the read error, explicit or not', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'preflight-expected-'));
+    await expect(loadExpected(contextFor(dir, true, dir))).rejects.toThrow(/EISDIR/);
+    await expect(loadExpected(contextFor(dir, false, dir))).rejects.toThrow(/EISDIR/);
   });
 });
