@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import type { ConnectionSettings } from '../config/database-url.js';
 import type { Logger } from '../log/logger.js';
 import type { RunReport } from '../report/run-report.js';
-import type { ExpectedSource } from '../schema/expected-file.js';
+import type { ReadAhead } from '../schema/expected-file.js';
 
 /** What every command receives: resolved config, logger, the report it fills in, and the abort signal. */
 export interface CommandContext {
@@ -16,13 +16,6 @@ export interface CommandContext {
   readonly early?: EarlyConnection;
   /** The expected-schema file, read while the command loaded (see readAhead). */
   readonly expectedAhead?: ReadAhead;
-}
-
-/** A file read started before it is needed: for a read of that very path to take. */
-export interface ReadAhead {
-  readonly path: string;
-  /** The file as read; undefined when it does not exist; rejects as readExpectedSource does. */
-  readonly source: Promise<ExpectedSource | undefined>;
 }
 
 /** A connection attempt started before it is needed, for the command's first session to take. */

@@ -11,7 +11,6 @@ import {
 } from 'node:fs';
 import { promisify } from 'node:util';
 import { ConfigError } from '../errors.js';
-import type { ReadAhead } from '../pipeline/context.js';
 import { isPlainObject, validateExpectedSchema } from './expected-validate.js';
 import { firstSyntaxError } from './json-syntax.js';
 import { findTableSlices, withoutSlices, type TableSlice } from './table-slices.js';
@@ -225,6 +224,13 @@ function parseWithout(
   const problems = validateExpectedSchema(value);
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`));
   return value as ExpectedSchema;
+}
+
+/** An expected-schema file's read, started before it is needed: for a read of that very path. */
+export interface ReadAhead {
+  readonly path: string;
+  /** The file as read; undefined when it does not exist; rejects as readExpectedSource does. */
+  readonly source: Promise<ExpectedSource | undefined>;
 }
 
 /**

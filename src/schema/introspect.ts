@@ -89,10 +89,10 @@ export type Helper = pg.ClientBase | Promise<pg.ClientBase | undefined> | undefi
  * pinned first (one round trip, in a read-only repeatable-read transaction) and the fingerprint
  * taken in it is older than any read. With a `helper` (a second connection, opened by the
  * caller), the session and the helper share the tables' digests (the session a third of them when
- * it takes the first fingerprint, else half): two server processes for the catalog of thousands
+ * it takes the first fingerprint, else 31/64): two server processes for the catalog of thousands
  * of tables. The session's share does not wait for a helper still connecting, and the session
- * reads the helper's share too when it could not connect. `only` (qualified names) limits the digests to those tables and the ones with an
- * INVALID index. Without `fingerprinted` (nothing
+ * reads the helper's share too when it could not connect. `only` (qualified names) limits the
+ * digests to those tables and the ones with an INVALID index. Without `fingerprinted` (nothing
  * will be recorded) no fingerprint is taken, and none is returned. The last fingerprint is taken
  * once every read is done, so that equal fingerprints vouch for all of them; it is not taken at
  * all when no transaction committed since the first was (see unchangedSince): the first's
@@ -134,6 +134,8 @@ export async function startDigestRead(
   // The helper's share, once it has connected (the session's is on its way meanwhile); on the
   // session, behind its own, when the helper could not connect. Awaited here: this resolves once
   // every statement is on the wire, before the caller's work holds the event loop.
+  // Awaited with the rest by finish; a failure while the helper connects is not unhandled.
+  for (const sent of [first, main, ended]) sent.catch(() => undefined);
   const readBy = await Promise.resolve(helper).catch(() => undefined);
   const side = helper
     ? readCatalog(

@@ -159,6 +159,32 @@ describe('parsing the file while the catalog is read', () => {
     await client.query('CREATE TEMP TABLE written_after (id int)');
   });
 
+  it("rejects with the session read's failure while the helper is still connecting", async () => {
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    client.query = ((text: unknown, ...rest: unknown[]) =>
+      typeof text === 'string' && text.includes('json_build_object')
+        ? query(`${text.split(';\n')[0]};\nSELECT 1 / 0`, ...rest)
+        : query(text, ...rest)) as typeof client.query;
+    // The session's statement fails long before the helper has connected (then: none).
+    let connected: (helper: undefined) => void = () => undefined;
+    const connecting = new Promise<undefined>((resolve) => {
+      connected = resolve;
+    });
+    const late = setTimeout(() => connected(undefined), 300);
+    try {
+      await expect(
+        parseWhileReading(client, source({ schemas: ['app'] }, ['app']), undefined, connecting),
+      ).rejects.toThrow(/division by zero/);
+    } finally {
+      clearTimeout(late);
+      client.query = query as typeof client.query;
+    }
+    const { rows } = await client.query<{ level: string }>(
+      "SELECT current_setting('transaction_isolation') AS level",
+    );
+    expect(rows).toEqual([{ level: 'read committed' }]);
+  });
+
   it('leaves the session clean when pinning the snapshot itself fails', async () => {
     const helper = new pg.Client({ connectionString: db.url });
     await helper.connect();
