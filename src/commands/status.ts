@@ -1,4 +1,4 @@
-import { DriftError, ExitCode } from '../errors.js';
+import { ExitCode } from '../errors.js';
 import type { MigrationSet } from '../migrations/types.js';
 import type { SeedFile } from '../seeds/types.js';
 import type { CommandContext } from '../pipeline/context.js';
@@ -7,7 +7,7 @@ import { loadSeeds } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
 import { lookupBehind } from '../pipeline/precheck.js';
 import { readWhileConnecting, type ReadOnlyStart } from '../pipeline/read-only-start.js';
-import { verifyExisting } from '../pipeline/verify-step.js';
+import { verifyAfterLookup } from '../pipeline/verify-step.js';
 import { endHelper, helperAfter } from '../pipeline/verify-structure.js';
 
 /** The files status reads while connecting. */
@@ -49,17 +49,14 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
             ? `${plan.pending.length} pending migration(s)`
             : 'all migrations applied',
         );
-        let drift = false;
-        try {
-          const checked = await precheck;
-          await verifyExisting(ctx, session.client, expected, seeds, {
-            ...(checked ? { precheck: checked } : {}),
-            ...(helper ? { helper } : {}),
-          });
-        } catch (error) {
-          if (!(error instanceof DriftError)) throw error;
-          drift = true;
-        }
+        const drift = await verifyAfterLookup(
+          ctx,
+          session.client,
+          expected,
+          seeds,
+          precheck,
+          helper,
+        );
         if (plan.pending.length > 0) return ExitCode.pending;
         return drift ? ExitCode.drift : ExitCode.ok;
       } finally {

@@ -8,7 +8,7 @@ import { loadSeeds } from '../pipeline/seed-step.js';
 import { withSession } from '../pipeline/session-scope.js';
 import { lookupBehind } from '../pipeline/precheck.js';
 import { readWhileConnecting, type ReadOnlyStart } from '../pipeline/read-only-start.js';
-import { verifyExisting } from '../pipeline/verify-step.js';
+import { verifyAfterLookup } from '../pipeline/verify-step.js';
 import { endHelper, helperAfter } from '../pipeline/verify-structure.js';
 
 /** The migrations, when there is a directory to read (an absent default is not an error here). */
@@ -40,17 +40,14 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
       const helper = helperAfter(ctx, expected, precheck);
       try {
         const plan = await planned;
-        let drift: DriftError | undefined;
-        try {
-          const checked = await precheck;
-          await verifyExisting(ctx, session.client, expected, seeds, {
-            ...(checked ? { precheck: checked } : {}),
-            ...(helper ? { helper } : {}),
-          });
-        } catch (error) {
-          if (!(error instanceof DriftError)) throw error;
-          drift = error;
-        }
+        const drift = await verifyAfterLookup(
+          ctx,
+          session.client,
+          expected,
+          seeds,
+          precheck,
+          helper,
+        );
         if (plan) assertNoConflicts(plan);
         if (drift) throw drift;
         if (plan && plan.pending.length > 0) {

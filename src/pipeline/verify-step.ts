@@ -14,6 +14,7 @@ import {
 import type { SeedFile } from '../seeds/types.js';
 import { seedRowsCheck } from './seed-step.js';
 import type { CommandContext } from './context.js';
+import type { Precheck } from './precheck.js';
 import { verifyStructure, type RecordMode, type StructureOptions } from './verify-structure.js';
 
 /**
@@ -179,4 +180,30 @@ export function verifyExisting(
     ...options,
     ...(seeds ? { seeds } : {}),
   });
+}
+
+/**
+ * verifyExisting once the lookup of the verified state is in, with the helper connection opened
+ * for it (helperAfter): verify's and status's verification. Drift is returned, not thrown, for
+ * the caller to weigh against its other checks; any other error is thrown.
+ */
+export async function verifyAfterLookup(
+  ctx: CommandContext,
+  client: pg.ClientBase,
+  expected: ExpectedSource | undefined,
+  seeds: readonly SeedFile[] | undefined,
+  precheck: Promise<Precheck | undefined>,
+  helper: Promise<pg.Client | undefined> | undefined,
+): Promise<DriftError | undefined> {
+  try {
+    const checked = await precheck;
+    await verifyExisting(ctx, client, expected, seeds, {
+      ...(checked ? { precheck: checked } : {}),
+      ...(helper ? { helper } : {}),
+    });
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof DriftError)) throw error;
+    return error;
+  }
 }
