@@ -197,31 +197,31 @@ SELECT r.schema, r.relation AS name, r.relkind = 'p' AS partitioned, ${selectLis
 FROM rel r WHERE r.relkind IN ('r', 'p')`;
 
 /**
- * A column's pg_attrdef expression, looked up only for a column that has one (`atthasdef`, which
- * generated columns have too): a join looked it up for every column, 60,000 index lookups at
- * 5,000 tables that mostly found nothing (about 10% of the read of the tables' shapes). `LIMIT 1`
- * (there is at most one) makes it an index scan: the planner's bitmap scan asks the kernel for
- * the table's size at every one of the 30,000 lookups (about a tenth of the digests' read).
+ * The pg_attrdef expressions of the relation `r`, as `td.nums` (attnums) and `td.exprs` (the
+ * expressions, printed), in the same order: one index scan per table, where a lookup per column
+ * with a default cost one each (six per table of the benchmark: 3.4% of the digests'
+ * instructions). An expression is printed without its table (relid 0) unless it refers to a
+ * column (a Var in its node tree: only a generated column's can): that skips building a relcache
+ * entry per table, which dominates a cold run on thousands of tables, for the same text.
  */
-const attrdef = (expression: string): string =>
-  `(SELECT ${expression} FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum LIMIT 1)`;
+const TABLE_DEFAULTS = `LATERAL (
+  SELECT pg_catalog.array_agg(d.adnum) AS nums,
+    pg_catalog.array_agg(pg_catalog.pg_get_expr(d.adbin,
+      CASE WHEN pg_catalog.strpos(d.adbin::text, '{VAR ') > 0 THEN d.adrelid ELSE 0 END)) AS exprs
+  FROM pg_catalog.pg_attrdef d WHERE d.adrelid = r.oid
+) td`;
 
-/**
- * A column, over `a` (pg_attribute), in ColumnRow order. A default cannot refer to a column, so
- * it is printed without its table (relid 0): that skips building a relcache entry per table,
- * which dominates a cold run on thousands of tables.
- */
+/** Column `a`'s expression from TABLE_DEFAULTS (`atthasdef`, which generated columns have too). */
+const ATTRDEF = `CASE WHEN a.atthasdef THEN td.exprs[pg_catalog.array_position(td.nums, a.attnum)] END`;
+
+/** A column, over `a` (pg_attribute) and `td` (TABLE_DEFAULTS), in ColumnRow order. */
 const COLUMN_VALUES: Values = {
   name: text('a.attname'),
   type: text('pg_catalog.format_type(a.atttypid, a.atttypmod)'),
   nullable: bool('NOT a.attnotnull'),
-  default: text(
-    `CASE WHEN a.attgenerated = '' AND a.atthasdef THEN ${attrdef('pg_catalog.pg_get_expr(d.adbin, 0)')} END`,
-  ),
+  default: text(`CASE WHEN a.attgenerated = '' THEN ${ATTRDEF} END`),
   identity: text(`CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END`),
-  generated: text(
-    `CASE WHEN a.attgenerated <> '' THEN ${attrdef('pg_catalog.pg_get_expr(d.adbin, d.adrelid)')} END`,
-  ),
+  generated: text(`CASE WHEN a.attgenerated <> '' THEN ${ATTRDEF} END`),
 };
 
 const COLUMNS_OF = `FROM pg_catalog.pg_attribute a
@@ -233,7 +233,7 @@ SELECT r.schema, r.relation, COALESCE((
     .map(({ sql }) => sql)
     .join(', ')}))
   ${COLUMNS_OF}), '[]') AS columns
-FROM rel r
+FROM rel r, ${TABLE_DEFAULTS}
 WHERE r.relkind IN ('r', 'p')`;
 
 /*
@@ -739,6 +739,7 @@ FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.re
              c.relforcerowsecurity, c.relispartition, c.relpartbound
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}${named}${share}) r,
+  ${TABLE_DEFAULTS},
   ${tableColumns(jsonEntriesOf('a.attname', jsonEntry(COLUMN_VALUES, TABLE_DEPTH + 2), TABLE_DEPTH + 1, 'NOT a.attisdropped'))}`;
 };
 
