@@ -619,14 +619,17 @@ const jsonEntriesOf = (
   entry: readonly Piece[],
   depth: number,
   filter = 'true',
-): string =>
-  jsonAggregate(
-    '{}',
-    [`pg_catalog.to_json((${name})::text)::text`, literal(': '), ...entry],
-    name,
-    depth,
-    filter,
-  );
+): string => jsonAggregate('{}', [jsonName(name), literal(': '), ...entry], name, depth, filter);
+
+/**
+ * A name (a column of a catalog: attname, relname, ...) as a JSON string. One that quote_ident
+ * leaves as it is (lower-case letters, digits and underscores, not a keyword) has nothing JSON
+ * escapes: it is quoted as it is, without to_json's type lookups (1.7% of the digests'
+ * instructions at 5,000 tables); any other goes through to_json.
+ */
+const jsonName = (name: string): string =>
+  `CASE WHEN pg_catalog.quote_ident(${name}) = (${name})::text THEN '"' || (${name})::text || '"'
+    ELSE pg_catalog.to_json((${name})::text)::text END`;
 
 /** The entries of `from` as a JSON object at `depth` (see jsonEntriesOf). */
 const jsonEntries = (name: string, entry: readonly Piece[], from: string, depth: number): string =>
