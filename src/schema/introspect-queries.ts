@@ -666,8 +666,9 @@ const TABLE_DEPTH = 2;
 /**
  * A table's text exactly as the expected-schema file writes it (formatExpectedSchema: 2-space
  * indentation, keys in code-point order, the table's object at TABLE_DEPTH), from the same values
- * the other kinds read; table-digest.ts hashes the same text from the file. The columns are
- * printed by the digests' read of the table's columns (`tc.text`, see tableColumns).
+ * the other kinds read; table-digest.ts hashes the same text from the file. The columns and the
+ * indexes are printed by the digests' reads of the table's columns (`tc.text`, see tableColumns)
+ * and indexes (`ti.text`, see tableIndexes).
  */
 const tableText = (serverVersionNum: number): string => {
   const d = TABLE_DEPTH;
@@ -682,7 +683,7 @@ const tableText = (serverVersionNum: number): string => {
           'constraints',
           collection('k.conname', valuesOf(constraintValues(serverVersionNum)), CONSTRAINTS_OF),
         ],
-        ['indexes', collection('ic.relname', valuesOf(indexValues(serverVersionNum)), INDEXES_OF)],
+        ['indexes', 'ti.text'],
         ['kind', `CASE WHEN r.relkind = 'p' THEN '"partitioned"' ELSE '"table"' END`],
         ...valuesOf(TABLE_VALUES),
         [
@@ -717,6 +718,21 @@ const tableText = (serverVersionNum: number): string => {
 /** The buckets that the digests' shares (CatalogScope) are made of. */
 export const SHARE_BUCKETS = 1024;
 
+/**
+ * The indexes of the relation `r` (with `tc`, TABLE_COLUMNS, for their definitions): `ti.text`,
+ * their collection as the file prints it, and `ti.invalid`, whether any of them is INVALID, from
+ * one scan of the table's pg_index rows (the INVALID check was an index descent of its own).
+ */
+const tableIndexes = (serverVersionNum: number): string => `LATERAL (
+  SELECT ${jsonEntriesOf(
+    'ic.relname',
+    jsonEntry(indexValues(serverVersionNum), TABLE_DEPTH + 2),
+    TABLE_DEPTH + 1,
+  )} AS text,
+    COALESCE(pg_catalog.bool_or(NOT x.indisvalid), false) AS invalid
+  ${INDEXES_OF}
+) ti`;
+
 /** Whether the table whose OID is `oid` has an INVALID index. */
 const invalidIndex = (oid: string): string =>
   `EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = ${oid} AND NOT x.indisvalid)`;
@@ -737,13 +753,14 @@ const digests = (serverVersionNum: number, scope: CatalogScope): string => {
   return `
 SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name,
   pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${tableText(serverVersionNum)}, 'UTF8')), 'hex') AS digest,
-  ${invalidIndex('r.oid')} AS invalid
+  ti.invalid AS invalid
 FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
              c.relforcerowsecurity, c.relispartition, c.relpartbound
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}${named}${share}) r,
   ${TABLE_DEFAULTS},
-  ${tableColumns(jsonEntriesOf('a.attname', jsonEntry(COLUMN_VALUES, TABLE_DEPTH + 2), TABLE_DEPTH + 1, 'NOT a.attisdropped'))}`;
+  ${tableColumns(jsonEntriesOf('a.attname', jsonEntry(COLUMN_VALUES, TABLE_DEPTH + 2), TABLE_DEPTH + 1, 'NOT a.attisdropped'))},
+  ${tableIndexes(serverVersionNum)}`;
 };
 
 const FUNCTIONS = `
