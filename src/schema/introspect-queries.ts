@@ -164,11 +164,25 @@ rel AS (
 interface Value {
   readonly sql: string;
   readonly kind: 'text' | 'bool';
+  /** The value's JSON text where the digests print it otherwise than json() does. */
+  readonly json?: string;
 }
 type Values = Readonly<Record<string, Value>>;
 
 const text = (sql: string): Value => ({ sql, kind: 'text' });
 const bool = (sql: string): Value => ({ sql, kind: 'bool' });
+
+/**
+ * The text `x` (a plain expression: it is evaluated up to three times) as a JSON string: between
+ * quotes as it is when it holds no quote and no backslash, else by to_json (whose type lookups per
+ * call cost more than the check). Exact for any text but one holding a control character and no
+ * quote or backslash: printed raw, that can never equal the file's escaped text, so its table is
+ * read in full instead (never vouched for wrongly). A type name holds control characters only in
+ * a quoted identifier, that is with quotes.
+ */
+const quotedUnlessEscaped = (x: string): string =>
+  `CASE WHEN pg_catalog.strpos(${x}, '"') = 0 AND pg_catalog.strpos(${x}, E'\\\\') = 0
+    THEN '"' || ${x} || '"' ELSE pg_catalog.to_json(${x})::text END`;
 
 /** `sql AS "name", ...`: the values as the columns of a kind's rows. */
 const selectList = (values: Values): string =>
@@ -217,7 +231,11 @@ const ATTRDEF = `CASE WHEN a.atthasdef THEN td.exprs[pg_catalog.array_position(t
 /** A column, over `a` (pg_attribute) and `td` (TABLE_DEFAULTS), in ColumnRow order. */
 const COLUMN_VALUES: Values = {
   name: text('a.attname'),
-  type: text('pg_catalog.format_type(a.atttypid, a.atttypmod)'),
+  type: {
+    ...text('pg_catalog.format_type(a.atttypid, a.atttypmod)'),
+    // In the digests, from the table's columns' read (tableColumns: `a.type_text`).
+    json: `COALESCE(${quotedUnlessEscaped('a.type_text')}, 'null')`,
+  },
   nullable: bool('NOT a.attnotnull'),
   default: text(`CASE WHEN a.attgenerated = '' THEN ${ATTRDEF} END`),
   identity: text(`CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END`),
@@ -313,7 +331,12 @@ const tableColumns = (text?: string): string => `LATERAL (
     ${text} AS text`
     }
   FROM (SELECT a.attrelid, a.attname, a.attisdropped, a.atttypid, a.atttypmod, a.attcollation,
-          a.attnum, a.attnotnull, a.atthasdef, a.attgenerated, a.attidentity
+          a.attnum, a.attnotnull, a.atthasdef, a.attgenerated, a.attidentity${
+            text === undefined
+              ? ''
+              : `,
+          pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_text`
+          }
         FROM pg_catalog.pg_attribute a WHERE a.attrelid = r.oid AND a.attnum > 0
         ORDER BY a.attnum) a
 ) tc`;
@@ -479,8 +502,12 @@ const plainConstraint = (serverVersionNum: number): string => {
  * partition on the same table: skipped.
  */
 const constraintValues = (serverVersionNum: number): Values => ({
-  type: text(`CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key' WHEN 'u' THEN 'unique'
+  type: {
+    ...text(`CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key' WHEN 'u' THEN 'unique'
     WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' END`),
+    json: `CASE k.contype WHEN 'p' THEN '"primary key"' WHEN 'f' THEN '"foreign key"'
+    WHEN 'u' THEN '"unique"' WHEN 'c' THEN '"check"' WHEN 'x' THEN '"exclusion"' ELSE 'null' END`,
+  },
   definition: text(
     `COALESCE(${plainConstraint(serverVersionNum)}, pg_catalog.pg_get_constraintdef(k.oid))`,
   ),
@@ -533,7 +560,8 @@ SELECT r.schema, r.relation, p.polname AS name, ${selectList(POLICY_VALUES)},
 FROM rel r JOIN pg_catalog.pg_policy p ON p.polrelid = r.oid`;
 
 /** A value as JSON text, as JSON.stringify prints it (`null` for SQL NULL). */
-function json({ sql, kind }: Value): string {
+function json({ sql, kind, json: printed }: Value): string {
+  if (printed !== undefined) return printed;
   return kind === 'bool'
     ? `COALESCE((${sql})::text, 'null')`
     : `COALESCE(pg_catalog.to_json((${sql})::text)::text, 'null')`;

@@ -25,6 +25,7 @@ import { connectAsSession, createTestDatabase, type TestDatabase } from '../help
 // canonical text and the one built from the file have to agree to the byte.
 const SCHEMA = `
 CREATE TYPE mood AS ENUM ('calm', 'busy');
+CREATE TYPE "Odd ""mood"" \\ type" AS ENUM ('odd');
 CREATE SEQUENCE invoice_no START 1000;
 CREATE TABLE customers (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -34,6 +35,7 @@ CREATE TABLE customers (
   "ünïcødé ✓" numeric(12, 2) DEFAULT 0,
   lower_email text GENERATED ALWAYS AS (lower(email)) STORED,
   tags text[] NOT NULL DEFAULT '{}',
+  oddity "Odd ""mood"" \\ type"[],
   created_at timestamp(3) with time zone NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX customers_email ON customers (email);
