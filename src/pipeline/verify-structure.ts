@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { clientOptions } from '../connection/connect.js';
-import { openSession } from '../connection/session.js';
+import { closeClient, openSession } from '../connection/session.js';
 import type { Category } from '../report/findings.js';
 import { compareSchema } from '../schema/compare.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
@@ -297,10 +297,13 @@ export function helperAfter(
   );
 }
 
-/** Ends a helper connection (catalogHelper, helperAfter) once it has connected, if it did. */
+/**
+ * Ends a helper connection (catalogHelper, helperAfter) once it has connected, if it did. Holding
+ * nothing, it does not wait for the server to close its end (see closeClient).
+ */
 export async function endHelper(helper: Promise<pg.Client | undefined> | undefined): Promise<void> {
   const client = await helper?.catch(() => undefined);
-  await client?.end().catch(() => undefined);
+  if (client) await closeClient(client, { linger: false });
 }
 
 /** What a verification may be given besides the file (see verifyStructure). */
