@@ -43,12 +43,21 @@ export function readWhileConnecting<F>(
     const reading = loadExpected(ctx);
     reading.catch(() => undefined);
     // Hashed for the lookup's key as soon as it is read, a chunk per turn of the event loop, while
-    // the session logs in and the server takes the fingerprint (see lookupBehind).
-    if (fingerprint)
-      void reading.then(
-        (expected) => expected?.hash?.(),
+    // the session logs in and the server takes the fingerprint (see lookupBehind); not to the end
+    // when the fingerprint shows there is nothing to look up (preflight's table does not exist).
+    if (fingerprint) {
+      const nothingToLookUp = new AbortController();
+      void fingerprint.then(
+        (taken) => {
+          if (taken === undefined) nothingToLookUp.abort();
+        },
         () => undefined,
       );
+      void reading.then(
+        (expected) => expected?.hash?.(nothingToLookUp.signal),
+        () => undefined,
+      );
+    }
     await loginFirst(connected);
     const files = readFiles();
     return { files, expected: await reading, fingerprint };

@@ -67,9 +67,10 @@ export interface ExpectedSource {
   readonly sha256: string;
   /**
    * sha256, computed a chunk per turn of the event loop (which stays free for the session's
-   * answers meanwhile), once; sets `sha256` too.
+   * answers meanwhile), once; sets `sha256` too. Undefined when `stop` aborts it first (nothing
+   * will need it: a later call starts again).
    */
-  hash?(): Promise<string>;
+  hash?(stop?: AbortSignal): Promise<string | undefined>;
   /** The file's size in bytes (a measure of the schema's size before parsing it). */
   readonly size: number;
   /** Parses and validates the file, once; throws ConfigError (exit 2) as loadExpectedSchema does. */
@@ -135,18 +136,22 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
   // Where snapshot writes the hints: decoded once, for both.
   const head = (): string => (text ??= bytes.subarray(0, HINT_BYTES).toString('utf8'));
   let slices: readonly TableSlice[] | undefined | null = null;
-  let hashing: Promise<string> | undefined;
+  let hashing: Promise<string | undefined> | undefined;
   return {
     path,
     get sha256() {
       return (sha256 ??= createHash('sha256').update(bytes).digest('hex'));
     },
-    hash() {
+    hash(stop) {
       hashing ??= new Promise((resolve) => {
         const hash = createHash('sha256');
         let at = 0;
         const step = (): void => {
           if (sha256 !== undefined) return resolve(sha256);
+          if (stop?.aborted) {
+            hashing = undefined;
+            return resolve(undefined);
+          }
           hash.update(bytes.subarray(at, at + HASH_CHUNK));
           at += HASH_CHUNK;
           if (at < bytes.length) setImmediate(step);

@@ -33,6 +33,23 @@ describe('an expected-schema file as read', () => {
     expect(schema.schemas).toEqual(['app', 'billing']);
   });
 
+  it('stops hashing when told to, and hashes from the start when asked again', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 5, 'x');
+    const sha256 = createHash('sha256').update(big).digest('hex');
+    const source = await readExpectedSource(file(big));
+    const stop = new AbortController();
+    const stopped = source.hash?.(stop.signal);
+    // The first chunk is hashed at once; the next ones wait for turns of the event loop.
+    stop.abort();
+    expect(await stopped).toBeUndefined();
+    expect(await source.hash?.()).toBe(sha256);
+    expect(source.sha256).toBe(sha256);
+    // Once done, a stop comes too late to matter.
+    const done = new AbortController();
+    done.abort();
+    expect(await source.hash?.(done.signal)).toBe(sha256);
+  });
+
   it('is hashed the same a chunk at a time, before or after the hash asked at once', async () => {
     const text = '{ "version": 1, "tables": {} }\n';
     const sha256 = createHash('sha256').update(text).digest('hex');
