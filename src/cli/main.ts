@@ -94,14 +94,14 @@ async function execute(config: Config, logger: Logger, io: MainIo): Promise<numb
     if (config.command !== 'new' && config.command !== 'help') {
       const { connectEarly } = await import('../pipeline/session-scope.js');
       ctx = { ...ctx, early: connectEarly(ctx) };
-      // verify and status: the expected-schema file too (megabytes, on the thread pool).
+      // One turn of the event loop: the socket connects and sends its login before the commands
+      // load (module loading alone never yields).
+      await new Promise((resolve) => setImmediate(resolve));
+      // verify and status: the expected-schema file too, on the thread pool while they load.
       if (config.command === 'verify' || config.command === 'status') {
         const { readAhead } = await import('../schema/expected-file.js');
         ctx = { ...ctx, expectedAhead: readAhead(config.expect.path) };
       }
-      // One turn of the event loop: the socket connects and sends its login before the commands
-      // load (module loading alone never yields).
-      await new Promise((resolve) => setImmediate(resolve));
     }
     const { COMMAND_HANDLERS } = await import('./commands.js');
     exitCode = await COMMAND_HANDLERS[config.command](ctx);
