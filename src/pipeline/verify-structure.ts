@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { ConnectionSettings } from '../config/database-url.js';
 import { clientOptions } from '../connection/connect.js';
 import { closeClient, openSession } from '../connection/session.js';
 import type { Category } from '../report/findings.js';
@@ -254,15 +255,27 @@ export function isLarge(expected: ExpectedSource): boolean {
 
 /**
  * A second connection for the catalog of a large schema (see startDigestRead), with the
- * session's statement_timeout; undefined for a small one, or when it cannot connect (then the
- * catalog is read on the session alone).
+ * session's statement_timeout, as it connects. Undefined at once for a small schema (or no
+ * database): its digests are one statement on the session. The connection resolves to undefined
+ * when it cannot connect (then the session reads the helper's share too).
  */
-export async function catalogHelper(
+export function catalogHelper(
   ctx: CommandContext,
   expected: ExpectedSource,
-): Promise<pg.Client | undefined> {
+): Promise<pg.Client | undefined> | undefined {
   const settings = ctx.config.database;
-  if (!settings || !isLarge(expected)) return undefined;
+  return settings && opensHelper(ctx, expected) ? connectHelper(ctx, settings) : undefined;
+}
+
+/** Whether catalogHelper opens a connection for this file (a large one, with a database). */
+function opensHelper(ctx: CommandContext, expected: ExpectedSource): boolean {
+  return ctx.config.database !== undefined && isLarge(expected);
+}
+
+async function connectHelper(
+  ctx: CommandContext,
+  settings: ConnectionSettings,
+): Promise<pg.Client | undefined> {
   const client = new pg.Client(clientOptions(settings, 5000));
   client.on('error', () => undefined);
   try {
@@ -290,7 +303,7 @@ export function helperAfter(
   expected: ExpectedSource | undefined,
   precheck: Promise<Precheck | undefined>,
 ): Promise<pg.Client | undefined> | undefined {
-  if (!expected || !ctx.config.database || !isLarge(expected)) return undefined;
+  if (!expected || !opensHelper(ctx, expected)) return undefined;
   return precheck.then(
     (checked) => (precheckMatches(checked) ? undefined : catalogHelper(ctx, expected)),
     () => undefined,

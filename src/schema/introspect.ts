@@ -131,11 +131,11 @@ export async function startDigestRead(
   );
   // COMMIT of a transaction that failed rolls it back: the session is left clean either way.
   const ended = pinned === undefined ? Promise.resolve() : client.query('COMMIT');
+  // Awaited with the rest by finish; a failure while the helper connects is not unhandled.
+  for (const sent of [first, main, ended]) sent.catch(() => undefined);
   // The helper's share, once it has connected (the session's is on its way meanwhile); on the
   // session, behind its own, when the helper could not connect. Awaited here: this resolves once
   // every statement is on the wire, before the caller's work holds the event loop.
-  // Awaited with the rest by finish; a failure while the helper connects is not unhandled.
-  for (const sent of [first, main, ended]) sent.catch(() => undefined);
   const readBy = await Promise.resolve(helper).catch(() => undefined);
   const side = helper
     ? readCatalog(

@@ -1,8 +1,13 @@
 import type { Precheck } from '../../src/pipeline/precheck.js';
-import { catalogHelper, endHelper, helperAfter } from '../../src/pipeline/verify-structure.js';
+import {
+  catalogHelper,
+  endHelper,
+  helperAfter,
+  verifyStructure,
+} from '../../src/pipeline/verify-structure.js';
 import type { ExpectedSource } from '../../src/schema/expected-file.js';
 import { commandContext } from '../helpers/context.js';
-import { adminUrl } from '../helpers/db.js';
+import { adminUrl, connectAsSession, createTestDatabase } from '../helpers/db.js';
 
 function fileOf(size: number): ExpectedSource {
   return {
@@ -72,5 +77,31 @@ describe('the second connection for the catalog of a large schema', () => {
       await expect(helper?.query('SELECT 1')).rejects.toThrow();
     }
     await endHelper(undefined);
+  });
+
+  it('is not opened for a small file: the session reads every digest in one statement', async () => {
+    const db = await createTestDatabase('pf_helper');
+    await db.query('CREATE TABLE small (id int PRIMARY KEY)');
+    const client = await connectAsSession(db.url);
+    const sent: string[] = [];
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    client.query = ((text: unknown, ...rest: unknown[]) => {
+      if (typeof text === 'string') sent.push(text);
+      return query(text, ...rest);
+    }) as typeof client.query;
+    try {
+      const { ctx } = commandContext('verify', db.url);
+      const small: ExpectedSource = {
+        ...fileOf(LARGE / 2),
+        schema: () => ({ schemas: ['public'], tables: ['public.small'] }),
+      };
+      const result = await verifyStructure(ctx, client, small, 'never');
+      expect(result.findings).toEqual([]);
+      expect(sent.filter((text) => text.includes("'digests'"))).toHaveLength(1);
+    } finally {
+      client.query = query as typeof client.query;
+      await client.end();
+      await db.drop();
+    }
   });
 });
