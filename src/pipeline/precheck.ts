@@ -58,6 +58,11 @@ export interface EarlyFingerprint {
    * when preflight's table did not exist (see takeFingerprintIfRecorded).
    */
   readonly fingerprint: Promise<TakenFingerprint | undefined> | undefined;
+  /**
+   * Aborted once the fingerprint shows there is nothing to look up: the file's hash for the key
+   * stops, or does not start when the file is read after that answer.
+   */
+  readonly stop?: AbortSignal;
 }
 
 /**
@@ -82,11 +87,12 @@ export function lookupBehind(
   let lookup: Promise<SentLookup> | undefined;
   const send = (): Promise<SentLookup> => (lookup ??= sendLookup(ctx, client, expected));
   let answered = false;
-  const hashed = expected.hash?.() ?? Promise.resolve(expected.sha256);
-  // Hashed while the fingerprint is out: the lookup goes right behind it, as if sent with it.
+  const hashed = expected.hash?.(early.stop) ?? Promise.resolve(expected.sha256);
+  // Hashed while the fingerprint is out: the lookup goes right behind it, as if sent with it. A
+  // hash that stopped (the fingerprint showed no table) sends nothing.
   hashed.then(
-    () => {
-      if (!answered) send().catch(() => undefined);
+    (sha256) => {
+      if (!answered && sha256 !== undefined) send().catch(() => undefined);
     },
     () => undefined,
   );

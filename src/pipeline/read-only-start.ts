@@ -45,8 +45,8 @@ export function readWhileConnecting<F>(
     // Hashed for the lookup's key as soon as it is read, a chunk per turn of the event loop, while
     // the session logs in and the server takes the fingerprint (see lookupBehind); not to the end
     // when the fingerprint shows there is nothing to look up (preflight's table does not exist).
+    const nothingToLookUp = new AbortController();
     if (fingerprint) {
-      const nothingToLookUp = new AbortController();
       void fingerprint.then(
         (taken) => {
           if (taken === undefined) nothingToLookUp.abort();
@@ -60,6 +60,6 @@ export function readWhileConnecting<F>(
     }
     await loginFirst(connected);
     const files = readFiles();
-    return { files, expected: await reading, fingerprint };
+    return { files, expected: await reading, fingerprint, stop: nothingToLookUp.signal };
   };
 }

@@ -67,8 +67,8 @@ export interface ExpectedSource {
   readonly sha256: string;
   /**
    * sha256, computed a chunk per turn of the event loop (which stays free for the session's
-   * answers meanwhile), once; sets `sha256` too. Undefined when `stop` aborts it first (nothing
-   * will need it: a later call starts again).
+   * answers meanwhile), once; sets `sha256` too. Undefined when `stop` aborts it first, or was
+   * aborted already (nothing will need it: a later call starts again).
    */
   hash?(stop?: AbortSignal): Promise<string | undefined>;
   /** The file's size in bytes (a measure of the schema's size before parsing it). */
@@ -143,13 +143,19 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
       return (sha256 ??= createHash('sha256').update(bytes).digest('hex'));
     },
     hash(stop) {
-      hashing ??= new Promise((resolve) => {
+      if (hashing) return hashing;
+      // A hash that stops is not kept, even one stopped before its first chunk (a signal
+      // aborted already): the next call starts again.
+      let started: Promise<string | undefined> | undefined = undefined;
+      let stopped = false;
+      started = new Promise((resolve) => {
         const hash = createHash('sha256');
         let at = 0;
         const step = (): void => {
           if (sha256 !== undefined) return resolve(sha256);
           if (stop?.aborted) {
-            hashing = undefined;
+            stopped = true;
+            if (hashing === started) hashing = undefined;
             return resolve(undefined);
           }
           hash.update(bytes.subarray(at, at + HASH_CHUNK));
@@ -159,7 +165,8 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
         };
         step();
       });
-      return hashing;
+      if (!stopped) hashing = started;
+      return started;
     },
     size: bytes.length,
     schema() {

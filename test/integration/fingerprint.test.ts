@@ -283,6 +283,40 @@ describe('verified state', () => {
     }
   });
 
+  test('no lookup and no hash for a file read after the fingerprint showed no table', async () => {
+    const file = path.join(scratchDir(), 'expected-schema.json');
+    // Several chunks of the hash: large enough to be hashed over turns of the event loop.
+    const padding = 'x'.repeat(3 * 1024 * 1024);
+    writeFileSync(file, JSON.stringify({ version: 1, tables: {}, padding }));
+    const { ctx } = commandContext('verify', db.url);
+    // As readWhileConnecting does when the file comes in after the fingerprint's answer.
+    const stop = new AbortController();
+    const fingerprint = takeFingerprintIfRecorded(client);
+    if ((await fingerprint) === undefined) stop.abort();
+    const expected = readExpectedSourceNow(file);
+    void expected.hash?.(stop.signal);
+    const sent: unknown[] = [];
+    const query = client.query.bind(client);
+    const counted = (...args: unknown[]): unknown => {
+      sent.push(args[0]);
+      return (query as (...a: unknown[]) => unknown)(...args);
+    };
+    client.query = counted as typeof client.query;
+    try {
+      const precheck = await lookupBehind(ctx, client, expected, {
+        fingerprint,
+        stop: stop.signal,
+      });
+      expect(precheck).toEqual({ lookup: undefined, noTable: true });
+      // Given every chance to: the turns of the event loop a whole hash would take.
+      for (let i = 0; i < 8; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(sent).toEqual([]);
+      expect(await expected.hash?.(stop.signal)).toBeUndefined();
+    } finally {
+      client.query = query;
+    }
+  });
+
   test('is absent before the table exists, then stored and read back by key', async () => {
     expect(await lookupVerifiedState(client, 'k1')).toBeUndefined();
     await ensureVerifiedStateTable(client);

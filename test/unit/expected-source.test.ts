@@ -50,6 +50,17 @@ describe('an expected-schema file as read', () => {
     expect(await source.hash?.(done.signal)).toBe(sha256);
   });
 
+  it('is not hashed when asked with a stop already given, and hashed whole when asked again', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 5, 'y');
+    const sha256 = createHash('sha256').update(big).digest('hex');
+    const source = await readExpectedSource(file(big));
+    const stop = new AbortController();
+    stop.abort();
+    expect(await source.hash?.(stop.signal)).toBeUndefined();
+    // Not the stopped hash again: one from the start.
+    expect(await source.hash?.()).toBe(sha256);
+  });
+
   it('is hashed the same a chunk at a time, before or after the hash asked at once', async () => {
     const text = '{ "version": 1, "tables": {} }\n';
     const sha256 = createHash('sha256').update(text).digest('hex');
