@@ -168,12 +168,22 @@ async function bySlices(
 ): Promise<ParsedAndRead | undefined> {
   const byName = new Map(slices.map((slice) => [slice.name, slice]));
   const digests = new Map(slices.map(({ name, digest }) => [name, digest]));
+  // The rest of the file when the digests vouch for every table (an unchanged schema), parsed
+  // once the first of the two shares of the digests is in (with a helper), while the other is
+  // still read: off the path of the answer. Used only when the digests do vouch for every table,
+  // its parse's error then thrown as the parse's own.
+  let ahead: (() => ExpectedSchema | undefined) | undefined;
+  let decided = false;
+  void early.firstAnswered?.then((answered) => {
+    if (answered && !decided) ahead = settled(() => expected.schemaWithout?.(slices));
+  });
   let rest: ExpectedSchema | undefined;
   const { snapshot, fingerprint, plan } = await early.finish(
     (actual) => vouchByDigest(digests, actual, isHistoryTable),
     ({ vouched }) => {
+      decided = true;
       const taken = slices.filter(({ name }) => vouched.has(name));
-      rest = expected.schemaWithout?.(taken);
+      rest = ahead && taken.length === slices.length ? ahead() : expected.schemaWithout?.(taken);
     },
   );
   if (!rest || rest.exhaustive !== true || hinted.join('\u0000') !== schemasOf(rest).join('\u0000'))
@@ -188,6 +198,18 @@ async function bySlices(
     fingerprint,
     vouched: plan.vouched.size,
   };
+}
+
+/** `compute` run now, as a function that returns its value or throws its error when called. */
+function settled<T>(compute: () => T): () => T {
+  try {
+    const value = compute();
+    return () => value;
+  } catch (error) {
+    return () => {
+      throw error;
+    };
+  }
 }
 
 /** Adds a table and its collections' entries (TableSlice's counts) to `counts`. */

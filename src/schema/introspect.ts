@@ -61,6 +61,12 @@ export interface Before {
 /** A catalog read for a verification, sent: `finish` completes it (see startDigestRead). */
 export interface DigestRead {
   /**
+   * With a helper, whether the first of the two digests' statements to answer succeeded, once it
+   * has (never rejects): the other may still be read, and the caller's work meanwhile costs no
+   * time.
+   */
+  readonly firstAnswered?: Promise<boolean>;
+  /**
    * Awaits the digests, reads in full the tables that `plan` (given the digests) names in its
    * `read` (calling `meanwhile` once that read is sent, for work of the caller's while the server
    * reads), and takes the last fingerprint. The snapshot holds those tables and every other
@@ -151,6 +157,14 @@ export async function startDigestRead(
   const reads = Promise.all([first, main, side]).finally(() => ended.catch(() => undefined));
   reads.catch(() => undefined);
   return {
+    ...(side
+      ? {
+          firstAnswered: Promise.race([main, side]).then(
+            () => true,
+            () => false,
+          ),
+        }
+      : {}),
     async finish(planned, meanwhile) {
       const [taken, mainRows, sideRows] = await reads;
       const rows = mainRows();

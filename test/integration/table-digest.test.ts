@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { ConfigError } from '../../src/errors.js';
 import { countExpected, parseWhileReading } from '../../src/pipeline/verify-structure.js';
 import type { Finding } from '../../src/report/findings.js';
 import { compareSchema } from '../../src/schema/compare.js';
@@ -243,6 +244,71 @@ describe('table digests', () => {
     expect(result.byDigest).toEqual([]);
     expect(result.read).toEqual([]);
     expect(result.vouched).toBe(Object.keys(expected.tables ?? {}).length);
+  });
+
+  it("with a helper, parse the rest of the file at the first share's answer, again only after a drift", async () => {
+    const helper = await connect(db);
+    try {
+      for (const drift of [false, true]) {
+        const file = await fileSource(expected);
+        const calls: string[][] = [];
+        const schemaWithout = file.schemaWithout?.bind(file);
+        const watched: ExpectedSource = {
+          ...file,
+          schemaWithout: (vouched) => {
+            calls.push(vouched.map((slice) => slice.name));
+            return schemaWithout?.(vouched);
+          },
+        };
+        const tables = (file.tableSlices?.() ?? []).map((slice) => slice.name);
+        if (drift) await client.query('ALTER TABLE billing.rates ADD COLUMN extra int');
+        try {
+          const { compared, snapshot } = await parseWhileReading(
+            client,
+            watched,
+            undefined,
+            helper,
+          );
+          const whole = compareSchema(
+            expected,
+            await introspectSchema(client, schemasOf(expected)),
+            { strict: false },
+          );
+          expect(compareSchema(compared, snapshot, { strict: false })).toEqual(whole);
+          expect(whole.length > 0).toBe(drift);
+          // Parsed ahead as if every table were vouched for, at the first share's answer; after a
+          // drift, parsed again without the table that is read and compared (billing.rates).
+          expect(calls).toEqual(
+            drift ? [tables, tables.filter((name) => name !== 'billing.rates')] : [tables],
+          );
+        } finally {
+          if (drift) await client.query('ALTER TABLE billing.rates DROP COLUMN extra');
+        }
+      }
+    } finally {
+      await helper.end();
+    }
+  });
+
+  it('with a helper, report what the rest of the file gets wrong, as without one', async () => {
+    const broken = { ...expected, functions: { 'public.f()': { kind: 'nope' } } } as never;
+    const helper = await connect(db);
+    try {
+      const errors = [];
+      const { path } = await fileSource(broken);
+      for (const second of [undefined, helper]) {
+        errors.push(
+          await parseWhileReading(client, await readExpectedSource(path), undefined, second).then(
+            () => undefined,
+            (error: unknown) => error,
+          ),
+        );
+      }
+      expect(errors[0]).toBeInstanceOf(ConfigError);
+      expect(errors[1]).toEqual(errors[0]);
+    } finally {
+      await helper.end();
+    }
   });
 
   it.each(DRIFTS)(
