@@ -92,15 +92,26 @@ async function execute(config: Config, logger: Logger, io: MainIo): Promise<numb
     // Loaded on use, so that --version, --help and configuration errors answer without loading pg.
     // The connection starts before the commands load, so that the server works meanwhile.
     if (config.command !== 'new' && config.command !== 'help') {
+      // verify and status: the expected-schema file's bytes first of all, on the thread pool while
+      // the connection's modules load and it logs in (a module of node:fs alone).
+      const readsAhead = config.command === 'verify' || config.command === 'status';
+      let bytes: Promise<Buffer> | undefined;
+      if (readsAhead) {
+        const { readWhole } = await import('../schema/read-whole.js');
+        bytes = readWhole(config.expect.path);
+        // Its errors are the read-ahead's, below.
+        bytes.catch(() => undefined);
+      }
       const { connectEarly } = await import('../pipeline/session-scope.js');
       ctx = { ...ctx, early: connectEarly(ctx) };
       // One turn of the event loop: the socket connects and sends its login before the commands
       // load (module loading alone never yields).
       await new Promise((resolve) => setImmediate(resolve));
-      // verify and status: the expected-schema file too, on the thread pool while they load.
-      if (config.command === 'verify' || config.command === 'status') {
+      // The file as verify and status read it, from those bytes (the module loaded after the
+      // login: loading it before held the login back).
+      if (readsAhead) {
         const { readAhead } = await import('../schema/expected-file.js');
-        ctx = { ...ctx, expectedAhead: readAhead(config.expect.path) };
+        ctx = { ...ctx, expectedAhead: readAhead(config.expect.path, bytes) };
       }
     }
     const { COMMAND_HANDLERS } = await import('./commands.js');

@@ -1,60 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  close as closeCallback,
-  fstat as fstatCallback,
-  open as openCallback,
-  read as readCallback,
-  readFile as readFileCallback,
-  readFileSync,
-  rename as renameCallback,
-  writeFile as writeFileCallback,
-} from 'node:fs';
+import { readFileSync, rename as renameCallback, writeFile as writeFileCallback } from 'node:fs';
 import { promisify } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { isPlainObject, validateExpectedSchema } from './expected-validate.js';
 import { firstSyntaxError } from './json-syntax.js';
+import { readWhole } from './read-whole.js';
 import { findTableSlices, withoutSlices, type TableSlice } from './table-slices.js';
 import { byCodePoint, type ExpectedSchema } from './types.js';
 
 // Node's callback API, promisified: node:fs/promises would load its own modules (readline among
-// them) on every start for this one read.
-const readFile = promisify(readFileCallback);
+// them) on every start.
 const rename = promisify(renameCallback);
 const writeFile = promisify(writeFileCallback);
-const open = promisify(openCallback);
-const fstat = promisify(fstatCallback);
-const read = promisify(readCallback);
-const close = promisify(closeCallback);
-
-/**
- * A file's bytes, in as few trips to the thread pool as it takes: an open, a stat, one read of the
- * whole size, a close. fs.readFile reads 512 KiB per trip, and each trip's result waits for this
- * thread to be free: at start-up, while the session logs in, an 18 MB file came back tens of
- * milliseconds after the disk had it. A file that is not regular, or says it is empty (a pipe, a
- * file of /proc), is read by fs.readFile, to its end.
- */
-async function readWhole(path: string): Promise<Buffer> {
-  const fd = await open(path, 'r');
-  let bytes: Buffer | undefined;
-  try {
-    const stats = await fstat(fd);
-    if (stats.isFile() && stats.size > 0) {
-      bytes = Buffer.allocUnsafe(stats.size);
-      let at = 0;
-      while (at < bytes.length) {
-        const { bytesRead } = await read(fd, bytes, at, bytes.length - at, at);
-        if (bytesRead === 0) break;
-        at += bytesRead;
-      }
-      // Shorter than its stat said (truncated meanwhile): what was there.
-      if (at < bytes.length) bytes = bytes.subarray(0, at);
-    }
-  } finally {
-    await close(fd).catch(() => undefined);
-  }
-  // Anything else by its path, with fs.readFile's own errors (a directory: EISDIR).
-  return bytes ?? readFile(path);
-}
 
 /** An expected-schema file as read: hashed, parsed and validated only when needed. */
 export interface ExpectedSource {
@@ -104,11 +61,17 @@ const HINT_BYTES = 64 * 1024;
 /** The bytes hashed per turn of the event loop by ExpectedSource.hash (a few milliseconds). */
 const HASH_CHUNK = 1024 * 1024;
 
-/** Reads an expected-schema file without parsing it; ConfigError when it cannot be read. */
-export async function readExpectedSource(path: string): Promise<ExpectedSource> {
+/**
+ * Reads an expected-schema file without parsing it; ConfigError when it cannot be read. `started`
+ * is a read of its bytes (readWhole) already under way.
+ */
+export async function readExpectedSource(
+  path: string,
+  started?: Promise<Buffer>,
+): Promise<ExpectedSource> {
   let bytes: Buffer;
   try {
-    bytes = await readWhole(path);
+    bytes = await (started ?? readWhole(path));
   } catch (error) {
     throw unreadableFile(path, error);
   }
@@ -249,8 +212,8 @@ export interface ReadAhead {
  * readExpectedSourceIfExists started now, for a command that reads the file later (verify, status:
  * see loadExpected): the read runs while the command loads and connects.
  */
-export function readAhead(path: string): ReadAhead {
-  const source = readExpectedSourceIfExists(path);
+export function readAhead(path: string, started?: Promise<Buffer>): ReadAhead {
+  const source = readExpectedSourceIfExists(path, started);
   // Awaited by the command that takes it; one that does not must not leave it unhandled.
   source.catch(() => undefined);
   return { path, source };
@@ -259,9 +222,10 @@ export function readAhead(path: string): ReadAhead {
 /** Like readExpectedSource, but undefined when the file does not exist (a skippable default). */
 export async function readExpectedSourceIfExists(
   path: string,
+  started?: Promise<Buffer>,
 ): Promise<ExpectedSource | undefined> {
   try {
-    return await readExpectedSource(path);
+    return await readExpectedSource(path, started);
   } catch (error) {
     return absentOrThrow(error);
   }

@@ -12,6 +12,7 @@ import {
   readExpectedSourceNow,
   readExpectedSourceNowIfExists,
 } from '../../src/schema/expected-file.js';
+import { readWhole } from '../../src/schema/read-whole.js';
 
 function file(text: string | Buffer): string {
   const target = path.join(mkdtempSync(path.join(tmpdir(), 'preflight-expected-')), 'e.json');
@@ -178,13 +179,17 @@ describe('an expected-schema file read whole', () => {
   });
 });
 
-// verify and status start reading the file while the command loads (readAhead); loadExpected
-// takes that read for the same path only, and keeps its own rules for an absent file.
+// verify and status start reading the file's bytes first of all (readWhole), and make the file of
+// them while the command loads (readAhead), as cli/main.ts does; loadExpected takes that read for
+// the same path only, and keeps its own rules for an absent file.
 describe('an expected-schema file read ahead', () => {
   function contextFor(expectPath: string, explicit: boolean, ahead?: string): CommandContext {
     const { ctx } = commandContext('verify', 'postgres://u@127.0.0.1:1/db');
     const config = { ...ctx.config, expect: { path: expectPath, explicit } };
-    return { ...ctx, config, ...(ahead ? { expectedAhead: readAhead(ahead) } : {}) };
+    if (!ahead) return { ...ctx, config };
+    const bytes = readWhole(ahead);
+    bytes.catch(() => undefined);
+    return { ...ctx, config, expectedAhead: readAhead(ahead, bytes) };
   }
 
   it('is the file loadExpected returns, for the same path', async () => {
