@@ -143,6 +143,9 @@ export async function parseWhileReading(
         (error: unknown) => ({ error }),
       )
     : undefined;
+  // With a helper, the file's bytes are sliced and hashed once the first share of the digests is
+  // in: until then both server processes are busy, and on two cores this work would slow them.
+  if (early && 'read' in early) await early.read.firstAnswered;
   const slices = early && 'read' in early ? expected.tableSlices?.() : undefined;
   if (hinted && early && 'read' in early && slices) {
     // Undefined: the file is not what its head and layout said; parsed whole, and read again.

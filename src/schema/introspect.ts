@@ -95,7 +95,7 @@ export type Helper = pg.ClientBase | Promise<pg.ClientBase | undefined> | undefi
  * pinned first (one round trip, in a read-only repeatable-read transaction) and the fingerprint
  * taken in it is older than any read. With a `helper` (a second connection, opened by the
  * caller), the session and the helper share the tables' digests (the session a third of them when
- * it takes the first fingerprint, else 31/64): two server processes for the catalog of thousands
+ * it takes the first fingerprint, else 27/64): two server processes for the catalog of thousands
  * of tables. The session's share does not wait for a helper still connecting, and the session
  * reads the helper's share too when it could not connect. `only` (qualified names) limits the
  * digests to those tables and the ones with an INVALID index. Without `fingerprinted` (nothing
@@ -121,11 +121,11 @@ export async function startDigestRead(
   // On a pipelined session these go out together: fingerprint, first read, end of transaction.
   const first =
     pinned === undefined ? Promise.resolve(before?.fingerprint ?? '') : readFingerprint(client);
-  // The session's share of the digests, so that both end together: 31/64, since it also reads
-  // every other kind (for a schema of tables alone, as long as about 150 tables' digests), less
-  // the head start it has on a helper still connecting; a third when it takes the fingerprint
-  // first (about half as long as its share's read, at 5,000 tables).
-  const split = pinned === undefined ? (SHARE_BUCKETS * 31) / 64 : Math.round(SHARE_BUCKETS / 3);
+  // The session's share of the digests: 27/64, so that it ends first, by about as long as the
+  // caller's work on its answer and on the file takes (its answer parsed, the file's tables sliced
+  // and hashed, see parseWhileReading), which then runs beside the helper's read alone; a third
+  // when it takes the fingerprint first (about half as long as its share's read, at 5,000 tables).
+  const split = pinned === undefined ? (SHARE_BUCKETS * 27) / 64 : Math.round(SHARE_BUCKETS / 3);
   // Every kind but the tables' (of the views: their indexes and triggers), and digests.
   const main = readCatalog(
     client,

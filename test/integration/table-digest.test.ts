@@ -290,6 +290,51 @@ describe('table digests', () => {
     }
   });
 
+  it("with a helper, slice the file's tables once the first share is in; alone, while the server reads", async () => {
+    const helper = await connect(db);
+    // Each digests statement's answer, and the slicing of the file, in the order they happen.
+    const events: string[] = [];
+    const watch = (connection: pg.Client): (() => void) => {
+      const query = connection.query.bind(connection) as (text: unknown) => Promise<unknown>;
+      const watched = (text: unknown): Promise<unknown> => {
+        const sent = query(text);
+        if (typeof text === 'string' && text.includes("'digests'"))
+          void sent.then(
+            () => events.push('answered'),
+            () => undefined,
+          );
+        return sent;
+      };
+      Object.assign(connection, { query: watched });
+      return () => Reflect.deleteProperty(connection, 'query');
+    };
+    const unwatch = [watch(client), watch(helper)];
+    try {
+      for (const second of [helper, undefined]) {
+        events.length = 0;
+        const file = await fileSource(expected);
+        const tableSlices = file.tableSlices?.bind(file);
+        const watched: ExpectedSource = {
+          ...file,
+          tableSlices: () => {
+            events.push('sliced');
+            return tableSlices?.();
+          },
+        };
+        const { vouched } = await parseWhileReading(client, watched, undefined, second);
+        expect(vouched).toBe(Object.keys(expected.tables ?? {}).length);
+        // With a helper, two server processes read at once until the first answer: node's work
+        // waits for it. Alone, the server has the other core.
+        expect(events).toEqual(
+          second ? ['answered', 'sliced', 'answered'] : ['sliced', 'answered'],
+        );
+      }
+    } finally {
+      for (const undo of unwatch) undo();
+      await helper.end();
+    }
+  });
+
   it('with a helper, report what the rest of the file gets wrong, as without one', async () => {
     const broken = { ...expected, functions: { 'public.f()': { kind: 'nope' } } } as never;
     const helper = await connect(db);
