@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import { isPlainObject, validateExpectedSchema } from './expected-validate.js';
 import { firstSyntaxError } from './json-syntax.js';
 import { readWhole } from './read-whole.js';
-import { findTableSlices, withoutSlices, type TableSlice } from './table-slices.js';
+import { findTables, withoutSlices, type FoundTables, type TableSlice } from './table-slices.js';
 import { byCodePoint, type ExpectedSchema } from './types.js';
 
 // Node's callback API, promisified: node:fs/promises would load its own modules (readline among
@@ -98,7 +98,7 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
   let text: string | undefined;
   // Where snapshot writes the hints: decoded once, for both.
   const head = (): string => (text ??= bytes.subarray(0, HINT_BYTES).toString('utf8'));
-  let slices: readonly TableSlice[] | undefined | null = null;
+  let found: FoundTables | undefined | null = null;
   let hashing: Promise<string | undefined> | undefined;
   return {
     path,
@@ -156,10 +156,15 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
       }
     },
     tableSlices() {
-      if (slices === null) slices = findTableSlices(bytes);
-      return slices;
+      if (found === null) found = findTables(bytes);
+      return found?.slices;
     },
     schemaWithout(vouched) {
+      // All of the file's tables (in file order, the vouched ones are a part of tableSlices): the
+      // file without its tables' content, a few kilobytes to parse where the rest with a marker
+      // per table is hundreds.
+      if (found && found.all && vouched.length === found.slices.length)
+        return parseWithoutTables(bytes, found.from, found.to, path, () => this.schema());
       return parseWithout(bytes, vouched, path, () => this.schema());
     },
   };
@@ -196,6 +201,40 @@ function parseWithout(
       return undefined;
   }
   for (const { name } of vouched) delete tables[name];
+  const problems = validateExpectedSchema(value);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`));
+  return value as ExpectedSchema;
+}
+
+/**
+ * ExpectedSource.schemaWithout of all the file's tables: the file with the content of its `tables`
+ * (`from` to `to`) replaced by a marker, parsed and validated; `whole` parses the whole file (for
+ * its error's position). Undefined when the parse shows that `tables` is not what the file means
+ * by it (a second `tables` key).
+ */
+function parseWithoutTables(
+  bytes: Buffer,
+  from: number,
+  to: number,
+  source: string,
+  whole: () => ExpectedSchema,
+): ExpectedSchema | undefined {
+  const mark = vouchedMark();
+  const rest = Buffer.concat([
+    bytes.subarray(0, from),
+    Buffer.from(`"${mark.key}": true`),
+    bytes.subarray(to),
+  ]);
+  let value: unknown;
+  try {
+    value = JSON.parse(rest.toString('utf8'));
+  } catch {
+    whole();
+    return undefined;
+  }
+  const tables = isPlainObject(value) && isPlainObject(value.tables) ? value.tables : undefined;
+  if (!tables || Object.keys(tables).length !== 1 || tables[mark.key] !== true) return undefined;
+  delete tables[mark.key];
   const problems = validateExpectedSchema(value);
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`));
   return value as ExpectedSchema;

@@ -66,10 +66,26 @@ function collectionAt(bytes: Buffer, at: number): number {
  * table as snapshot writes it.
  */
 export function findTableSlices(bytes: Buffer): TableSlice[] | undefined {
+  return findTables(bytes)?.slices;
+}
+
+/** The tables of a file (findTableSlices), and where they are. */
+export interface FoundTables {
+  /** The tables found, in file order, but any name found twice. */
+  readonly slices: TableSlice[];
+  /** Where the content of `tables` starts (after `{`) and ends (before its closing line). */
+  readonly from: number;
+  readonly to: number;
+  /** Whether `slices` are all the tables there (no name was found twice). */
+  readonly all: boolean;
+}
+
+/** findTableSlices, with where the tables are (FoundTables). */
+export function findTables(bytes: Buffer): FoundTables | undefined {
   const at = bytes.indexOf(TABLES_OPEN);
   if (at === -1) return undefined;
   const open = at + TABLES_OPEN.length;
-  if (bytes[open] === CLOSE_BRACE) return [];
+  if (bytes[open] === CLOSE_BRACE) return { slices: [], from: open, to: open, all: true };
   const slices: TableSlice[] = [];
   const seen = new Map<string, number>();
   const length = bytes.length;
@@ -102,7 +118,8 @@ export function findTableSlices(bytes: Buffer): TableSlice[] | undefined {
     } else if (depth === 4 && first === CLOSE_BRACE && start !== -1) {
       end = j + 1;
     } else if (depth === 2 && first === CLOSE_BRACE && start === -1) {
-      return slices.filter((s) => seen.get(s.name) === 1);
+      const once = slices.filter((s) => seen.get(s.name) === 1);
+      return { slices: once, from: open, to: i, all: once.length === slices.length };
     } else if (depth <= 4) {
       return undefined;
     }

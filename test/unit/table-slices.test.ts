@@ -145,6 +145,49 @@ describe('a file parsed without the tables the digests vouch for', () => {
     expect(source.schemaWithout?.([])).toEqual(FILE);
   });
 
+  it('is, with every table vouched for, the file without its tables, only the rest parsed', async () => {
+    const source = await sourceOf(formatExpectedSchema(FILE));
+    const slices = source.tableSlices?.() ?? [];
+    const parse = JSON.parse;
+    const parsed: string[] = [];
+    JSON.parse = (text: string, reviver?: Parameters<typeof parse>[1]): unknown => {
+      parsed.push(text);
+      return parse(text, reviver);
+    };
+    let rest: ExpectedSchema | undefined;
+    try {
+      rest = source.schemaWithout?.(slices);
+    } finally {
+      JSON.parse = parse;
+    }
+    expect(rest).toEqual({ ...FILE, tables: {} });
+    // One parse, of the file without the content of its `tables`: no table, not even a marker.
+    expect(parsed).toHaveLength(1);
+    for (const name of Object.keys(FILE.tables ?? {}))
+      expect(parsed[0]).not.toContain(JSON.stringify(name));
+    expect(source.parsed).toBe(false);
+  });
+
+  it('keeps, with every table found vouched for, a name written twice as JSON does (the last)', async () => {
+    const text = formatExpectedSchema(FILE).replace(
+      '\n    "public.users": {',
+      '\n    "public.users": {},\n    "public.users": {',
+    );
+    const source = await sourceOf(text);
+    const slices = source.tableSlices?.() ?? [];
+    expect(slices.map((s) => s.name)).not.toContain('public.users');
+    expect(source.schemaWithout?.(slices)?.tables).toEqual({ 'public.users': USERS });
+  });
+
+  it('is not what a later "tables" means, with every table vouched for either', async () => {
+    const text = formatExpectedSchema(FILE).replace(
+      '\n  "functions": {}',
+      '\n  "functions": {},\n  "tables": { "public.users": { "kind": "table" } }',
+    );
+    const source = await sourceOf(text);
+    expect(source.schemaWithout?.(source.tableSlices?.() ?? [])).toBeUndefined();
+  });
+
   it('is not what a later "tables" means: undefined, and the file is then parsed whole', async () => {
     const text = formatExpectedSchema(FILE).replace(
       '\n  "functions": {}',
