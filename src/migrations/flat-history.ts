@@ -1,6 +1,6 @@
 import { PREFLIGHT_LOCK_KEY } from '../lock/advisory-lock.js';
 import type { HistoryStore } from './history.js';
-import { historyRows, isUndefinedTable } from './history.js';
+import { historyRows, isUndefinedTable, unreadableHistory } from './history.js';
 import type { AppliedMigration } from './types.js';
 
 const TABLE = 'preflight_migrations';
@@ -31,7 +31,7 @@ export const flatHistory: HistoryStore = {
       return flatHistory.fromRows((await client.query(flatHistory.readSql)).rows);
     } catch (error) {
       if (isUndefinedTable(error)) return [];
-      throw error;
+      throw unreadableHistory(error, TABLE);
     }
   },
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { HistoryConflictError } from '../errors.js';
 import type { AppliedMigration, MigrationFile } from './types.js';
 
 /**
@@ -35,6 +36,24 @@ export interface HistoryStore {
   markApplied(client: pg.ClientBase, file: MigrationFile): Promise<void>;
   /** `resolve --applied` of an edited migration: its finished rows take the file's checksum. */
   updateChecksum(client: pg.ClientBase, file: MigrationFile): Promise<void>;
+}
+
+/**
+ * What `read` throws for an error of its statement: for a table of the history's name that lacks
+ * a column the history has, or has one of another type (another tool's table, one altered by
+ * hand), a history conflict (exit 6) that names the table and what to do; any other error as it is.
+ */
+export function unreadableHistory(error: unknown, table: string): unknown {
+  const code = (error as { code?: string }).code;
+  // undefined_column, datatype_mismatch, undefined_function (an operator for another type).
+  if (code !== '42703' && code !== '42804' && code !== '42883') return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new HistoryConflictError(
+    `the table ${table} exists but is not a migration history preflight can read (${reason}): ` +
+      `it is another tool's table of that name or was altered by hand; rename or drop it, or ` +
+      `restore its columns, then deploy again`,
+    { table, reason },
+  );
 }
 
 /** Whether an error is Postgres's "relation does not exist". */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PRISMA_LOCK_KEY } from '../lock/advisory-lock.js';
 import type { HistoryStore } from './history.js';
-import { historyRows, isUndefinedTable } from './history.js';
+import { historyRows, isUndefinedTable, unreadableHistory } from './history.js';
 import type { AppliedMigration } from './types.js';
 
 const TABLE = '_prisma_migrations';
@@ -35,7 +35,7 @@ export const prismaHistory: HistoryStore = {
       return prismaHistory.fromRows((await client.query(prismaHistory.readSql)).rows);
     } catch (error) {
       if (isUndefinedTable(error)) return [];
-      throw error;
+      throw unreadableHistory(error, TABLE);
     }
   },
 

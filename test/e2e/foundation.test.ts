@@ -112,6 +112,21 @@ describe('preflight status', () => {
 });
 
 describe('history conflicts', () => {
+  it.each(['run', 'migrate', 'verify', 'status'])(
+    '%s: stops with exit 6 naming a history table of another shape, and changes nothing',
+    async (command) => {
+      // Another tool's table of the history's name: a clear conflict, not an internal error.
+      await db.query('CREATE TABLE preflight_migrations (id serial PRIMARY KEY, note text)');
+      const result = await runCli([command], { env: { DATABASE_URL: db.url } });
+      expect(result.exitCode).toBe(6);
+      expect(result.all).toMatch(
+        /the table preflight_migrations exists but is not a migration history preflight can read \(column "version" does not exist\)/,
+      );
+      expect(result.all).not.toMatch(/internal error/);
+      expect(await tableNames()).toEqual(['preflight_migrations']);
+    },
+  );
+
   it('stops with exit 6 naming an edited migration, and changes nothing', async () => {
     const dir = scratchDir({ migrations: true });
     expect(
