@@ -185,33 +185,22 @@ function parseWithout(
   whole: () => ExpectedSchema,
 ): ExpectedSchema | undefined {
   const mark = vouchedMark();
-  let value: unknown;
-  try {
-    value = JSON.parse(withoutSlices(bytes, vouched, mark.text).toString('utf8'));
-  } catch {
-    // The vouched slices are whole JSON objects where the file has values: the whole file is no
-    // more valid than its rest, and its parse says where, in the file's own lines.
-    whole();
-    return undefined;
-  }
-  const tables = isPlainObject(value) && isPlainObject(value.tables) ? value.tables : undefined;
-  if (!tables) return undefined;
-  for (const { name } of vouched) {
-    const table = tables[name];
-    if (!isPlainObject(table) || Object.keys(table).length !== 1 || table[mark.key] !== true)
-      return undefined;
-  }
-  for (const { name } of vouched) delete tables[name];
-  const problems = validateExpectedSchema(value);
-  if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`));
-  return value as ExpectedSchema;
+  // Each vouched table must be its marker, where the table was.
+  const marked = (tables: Record<string, unknown>): readonly string[] | undefined => {
+    for (const { name } of vouched) {
+      const table = tables[name];
+      if (!isPlainObject(table) || Object.keys(table).length !== 1 || table[mark.key] !== true)
+        return undefined;
+    }
+    return vouched.map(({ name }) => name);
+  };
+  return parseRest(withoutSlices(bytes, vouched, mark.text), marked, source, whole);
 }
 
 /**
  * ExpectedSource.schemaWithout of all the file's tables: the file with the content of its `tables`
- * (`from` to `to`) replaced by a marker, parsed and validated; `whole` parses the whole file (for
- * its error's position). Undefined when the parse shows that `tables` is not what the file means
- * by it (a second `tables` key).
+ * (`from` to `to`) replaced by a marker, parsed and validated (see parseRest). Undefined when the
+ * parse shows that `tables` is not what the file means by it (a second `tables` key).
  */
 function parseWithoutTables(
   bytes: Buffer,
@@ -220,22 +209,43 @@ function parseWithoutTables(
   source: string,
   whole: () => ExpectedSchema,
 ): ExpectedSchema | undefined {
-  const mark = vouchedMark();
+  const { key } = vouchedMark();
   const rest = Buffer.concat([
     bytes.subarray(0, from),
-    Buffer.from(`"${mark.key}": true`),
+    Buffer.from(`"${key}": true`),
     bytes.subarray(to),
   ]);
+  // The marker must be all that `tables` holds.
+  const marked = (tables: Record<string, unknown>): readonly string[] | undefined =>
+    Object.keys(tables).length === 1 && tables[key] === true ? [key] : undefined;
+  return parseRest(rest, marked, source, whole);
+}
+
+/**
+ * The rest of a file (its vouched tables replaced by markers) parsed, its `tables` checked by
+ * `marked` (the keys of the markers, or undefined when they are not where the tables were: the
+ * file is then parsed whole by the caller), the markers taken out, the rest validated; throws
+ * ConfigError as schema() does. `whole` parses the whole file, for a syntax error's position.
+ */
+function parseRest(
+  rest: Buffer,
+  marked: (tables: Record<string, unknown>) => readonly string[] | undefined,
+  source: string,
+  whole: () => ExpectedSchema,
+): ExpectedSchema | undefined {
   let value: unknown;
   try {
     value = JSON.parse(rest.toString('utf8'));
   } catch {
+    // The vouched slices are whole JSON objects where the file has values: the whole file is no
+    // more valid than its rest, and its parse says where, in the file's own lines.
     whole();
     return undefined;
   }
   const tables = isPlainObject(value) && isPlainObject(value.tables) ? value.tables : undefined;
-  if (!tables || Object.keys(tables).length !== 1 || tables[mark.key] !== true) return undefined;
-  delete tables[mark.key];
+  const marks = tables ? marked(tables) : undefined;
+  if (!tables || !marks) return undefined;
+  for (const key of marks) delete tables[key];
   const problems = validateExpectedSchema(value);
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`));
   return value as ExpectedSchema;
