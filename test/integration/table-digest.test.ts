@@ -419,6 +419,27 @@ describe('table digests', () => {
     expect(listed.byDigest).toEqual(listed.whole);
   });
 
+  it('find a change to a default that holds a control character and no quote', async () => {
+    await client.query(`CREATE TABLE billing.tabbed (memo text DEFAULT E'tab\\there')`);
+    try {
+      const withTab = snapshotToExpected(await introspectSchema(client, ['public', 'billing']));
+      expect((withTab.tables as Record<string, object>)['billing.tabbed']).toMatchObject({
+        columns: { memo: { default: "'tab\there'::text" } },
+      });
+      const result = await bothWays(client, withTab);
+      expect(result.whole).toEqual([]);
+      expect(result.byDigest).toEqual([]);
+      // Changed, it is found as changed.
+      await client.query(`ALTER TABLE billing.tabbed ALTER COLUMN memo SET DEFAULT E'tab\\there!'`);
+      const changed = await bothWays(client, withTab);
+      expect(changed.read).toEqual(['billing.tabbed']);
+      expect(changed.whole.length).toBe(1);
+      expect(changed.byDigest).toEqual(changed.whole);
+    } finally {
+      await client.query('DROP TABLE billing.tabbed');
+    }
+  });
+
   it('are read only for the tables named, when asked', async () => {
     const all = await serverDigests(client, ['public', 'billing']);
     const named = await serverDigests(client, ['public', 'billing'], undefined, [
