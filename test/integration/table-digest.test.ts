@@ -440,6 +440,35 @@ describe('table digests', () => {
     }
   });
 
+  it('never take a key with INCLUDE columns, or one that treats nulls as equal, for a plain one', async () => {
+    const { rows } = await client.query<{ v: string }>('SHOW server_version_num');
+    const nullsEqual = Number(rows[0]?.v) >= 150000;
+    await client.query(`CREATE TABLE billing.keyed (a int, b int,
+      CONSTRAINT keyed_a UNIQUE${nullsEqual ? ' NULLS NOT DISTINCT' : ''} (a),
+      CONSTRAINT keyed_b UNIQUE (b) INCLUDE (a))`);
+    try {
+      const actual = snapshotToExpected(await introspectSchema(client, ['public', 'billing']));
+      // The file as if both were plain keys.
+      const tables = structuredClone(actual.tables) as Record<
+        string,
+        { constraints: Record<string, { definition: string }> }
+      >;
+      const keyed = tables['billing.keyed']?.constraints ?? {};
+      expect(keyed['keyed_b']?.definition).toBe('UNIQUE (b) INCLUDE (a)');
+      for (const [name, column] of [
+        ['keyed_a', 'a'],
+        ['keyed_b', 'b'],
+      ] as const)
+        Object.assign(keyed[name] ?? {}, { definition: `UNIQUE (${column})` });
+      const result = await bothWays(client, { ...actual, tables });
+      expect(result.read).toEqual(['billing.keyed']);
+      expect(result.whole.length).toBe(nullsEqual ? 2 : 1);
+      expect(result.byDigest).toEqual(result.whole);
+    } finally {
+      await client.query('DROP TABLE billing.keyed');
+    }
+  });
+
   it('are read only for the tables named, when asked', async () => {
     const all = await serverDigests(client, ['public', 'billing']);
     const named = await serverDigests(client, ['public', 'billing'], undefined, [
