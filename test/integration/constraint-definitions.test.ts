@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { catalogQuery } from '../../src/schema/introspect-queries.js';
+import { builtByQuery } from '../helpers/built-definitions.js';
 import { introspectSchema } from '../../src/schema/introspect.js';
 import { connectWithVersion, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -175,21 +175,14 @@ describe('constraint definitions', () => {
   });
 
   it('builds the plain ones itself and leaves the others to pg_get_constraintdef', async () => {
-    const query = catalogQuery(`ARRAY['public', 'Odd Schema']::text[]`, version, [
+    const built = await builtByQuery(
+      client,
+      version,
+      SCHEMAS,
       'constraints',
-    ]).replace('pg_catalog.pg_get_constraintdef(k.oid)', 'NULL');
-    expect(query).toContain('NULL) AS "definition"');
-    // As the read runs it: the names it prints depend on the search path.
-    await client.query(`SET search_path = public, "Odd Schema"`);
-    const { rows } = await client.query<{ catalog: string }>(query);
-    await client.query('RESET search_path');
-    const { constraints } = JSON.parse(rows[0]?.catalog ?? '{}') as {
-      constraints: { schema: string; name: string; definition: string | null }[];
-    };
-    const built = constraints
-      .filter((constraint) => constraint.definition !== null)
-      .map((constraint) => `${constraint.schema}.${constraint.name}`)
-      .sort();
+      'pg_catalog.pg_get_constraintdef(k.oid)',
+      (row) => `${row.schema}.${row.name}`,
+    );
     expect(built).toEqual([...PLAIN].sort());
   });
 });

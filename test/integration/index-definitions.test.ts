@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { catalogQuery } from '../../src/schema/introspect-queries.js';
+import { builtByQuery } from '../helpers/built-definitions.js';
 import { introspectSchema } from '../../src/schema/introspect.js';
 import { connectWithVersion, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -117,6 +117,8 @@ let db: TestDatabase;
 let client: pg.Client;
 let version: number;
 
+const SCHEMAS = ['public', 'Odd Schema'];
+
 beforeAll(async () => {
   db = await createTestDatabase('pf_indexdef');
   await db.query(SCHEMA);
@@ -143,7 +145,7 @@ async function serverDefinitions(): Promise<Map<string, string>> {
 
 describe('index definitions', () => {
   it('reads every index exactly as pg_get_indexdef prints it', async () => {
-    const snapshot = await introspectSchema(client, ['public', 'Odd Schema']);
+    const snapshot = await introspectSchema(client, SCHEMAS);
     const read = new Map<string, string>();
     for (const [name, owner] of [
       ...Object.entries(snapshot.tables),
@@ -163,18 +165,14 @@ describe('index definitions', () => {
   });
 
   it('builds the plain ones itself and leaves the others to pg_get_indexdef', async () => {
-    const query = catalogQuery(`ARRAY['public', 'Odd Schema']::text[]`, version, [
+    const built = await builtByQuery(
+      client,
+      version,
+      SCHEMAS,
       'indexes',
-    ]).replace('pg_catalog.pg_get_indexdef(x.indexrelid)', 'NULL');
-    expect(query).toContain('NULL) AS "definition"');
-    const { rows } = await client.query<{ catalog: string }>(query);
-    const { indexes } = JSON.parse(rows[0]?.catalog ?? '{}') as {
-      indexes: { schema: string; name: string; definition: string | null }[];
-    };
-    const built = indexes
-      .filter((index) => index.definition !== null)
-      .map((index) => `${index.schema}.${index.name}`)
-      .sort();
+      'pg_catalog.pg_get_indexdef(x.indexrelid)',
+      (row) => `${row.schema}.${row.name}`,
+    );
     expect(built).toEqual([...PLAIN].sort());
   });
 });

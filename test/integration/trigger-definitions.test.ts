@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { catalogQuery } from '../../src/schema/introspect-queries.js';
+import { builtByQuery } from '../helpers/built-definitions.js';
 import { introspectSchema } from '../../src/schema/introspect.js';
 import { connectWithVersion, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -123,21 +123,14 @@ describe('trigger definitions', () => {
   });
 
   it('builds the plain ones itself and leaves the others to pg_get_triggerdef', async () => {
-    const query = catalogQuery(`ARRAY['public', 'Odd Schema']::text[]`, version, [
+    const built = await builtByQuery(
+      client,
+      version,
+      SCHEMAS,
       'triggers',
-    ]).replace('pg_catalog.pg_get_triggerdef(t.oid)', 'NULL');
-    expect(query).toContain('NULL) AS definition');
-    // As the read runs it: the names it prints depend on the search path.
-    await client.query(`SET search_path = public, "Odd Schema"`);
-    const { rows } = await client.query<{ catalog: string }>(query);
-    await client.query('RESET search_path');
-    const { triggers } = JSON.parse(rows[0]?.catalog ?? '{}') as {
-      triggers: { schema: string; relation: string; name: string; definition: string | null }[];
-    };
-    const built = triggers
-      .filter((trigger) => trigger.definition !== null)
-      .map((trigger) => `${trigger.schema}.${trigger.relation}.${trigger.name}`)
-      .sort();
+      'pg_catalog.pg_get_triggerdef(t.oid)',
+      (row) => `${row.schema}.${row.relation}.${row.name}`,
+    );
     expect(built).toEqual([...PLAIN].sort());
   });
 });
