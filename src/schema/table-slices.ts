@@ -57,19 +57,7 @@ function collectionAt(bytes: Buffer, at: number): number {
   }
 }
 
-/**
- * The tables of a file laid out as snapshot writes it, in file order; undefined when the file is
- * laid out otherwise (or has no `tables`). A name found twice is left out (JSON.parse keeps the
- * last: only a parse can tell which). One pass over the lines of `tables`, by indentation: a
- * table's key at the second level, its properties at the third, their entries at the fourth.
- * Only a table the server's digest vouches for has its counts used: its keys are those of a
- * table as snapshot writes it.
- */
-export function findTableSlices(bytes: Buffer): TableSlice[] | undefined {
-  return findTables(bytes)?.slices;
-}
-
-/** The tables of a file (findTableSlices), and where they are. */
+/** The tables of a file (findTables), and where they are. */
 export interface FoundTables {
   /** The tables found, in file order, but any name found twice. */
   readonly slices: TableSlice[];
@@ -80,7 +68,14 @@ export interface FoundTables {
   readonly all: boolean;
 }
 
-/** findTableSlices, with where the tables are (FoundTables). */
+/**
+ * The tables of a file laid out as snapshot writes it, in file order, and where they are;
+ * undefined when the file is laid out otherwise (or has no `tables`). A name found twice is left
+ * out of `slices` (JSON.parse keeps the last: only a parse can tell which). One pass over the
+ * lines of `tables`, by indentation: a table's key at the second level, its properties at the
+ * third, their entries at the fourth. Only a table the server's digest vouches for has its counts
+ * used: its keys are those of a table as snapshot writes it.
+ */
 export function findTables(bytes: Buffer): FoundTables | undefined {
   const at = bytes.indexOf(TABLES_OPEN);
   if (at === -1) return undefined;

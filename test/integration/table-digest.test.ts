@@ -18,7 +18,7 @@ import {
   startDigestRead,
 } from '../../src/schema/introspect.js';
 import { expectedTableDigests } from '../../src/schema/table-digest.js';
-import { findTableSlices } from '../../src/schema/table-slices.js';
+import { findTables } from '../../src/schema/table-slices.js';
 import { schemasOf, type ExpectedSchema } from '../../src/schema/types.js';
 import { connectAsSession, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -219,7 +219,7 @@ describe('table digests', () => {
   it('are equal on the server, from the snapshot and from the file, for every table and every property', async () => {
     const fromSnapshot = expectedTableDigests(expected);
     const bytes = Buffer.from(formatExpectedSchema(expected));
-    const slices = findTableSlices(bytes) ?? [];
+    const slices = findTables(bytes)?.slices ?? [];
     const fromFile = new Map(slices.map(({ name, digest }) => [name, digest]));
     const fromServer = await serverDigests(client, ['public', 'billing']);
     expect([...fromServer.keys()].sort()).toEqual(Object.keys(expected.tables ?? {}).sort());

@@ -5,7 +5,7 @@ import { sha256 } from '../../src/migrations/checksum.js';
 import { ConfigError } from '../../src/errors.js';
 import { formatExpectedSchema, readExpectedSource } from '../../src/schema/expected-file.js';
 import { tableText } from '../../src/schema/table-digest.js';
-import { findTableSlices, withoutSlices, type TableSlice } from '../../src/schema/table-slices.js';
+import { findTables, withoutSlices, type TableSlice } from '../../src/schema/table-slices.js';
 import type { ExpectedSchema, TableExpectation } from '../../src/schema/types.js';
 
 const USERS: TableExpectation = {
@@ -62,7 +62,7 @@ const bytesOf = (schema: ExpectedSchema): Buffer => Buffer.from(formatExpectedSc
 describe('the tables of a file found in its bytes', () => {
   it('are each table as the file writes it: its text, digest and counts, in file order', () => {
     const bytes = bytesOf(FILE);
-    const slices = findTableSlices(bytes) ?? [];
+    const slices = findTables(bytes)?.slices ?? [];
     expect(slices.map((s) => s.name)).toEqual(Object.keys(FILE.tables ?? {}).sort());
     for (const slice of slices) {
       const table = (FILE.tables as Record<string, TableExpectation>)[slice.name] ?? {};
@@ -79,8 +79,8 @@ describe('the tables of a file found in its bytes', () => {
   });
 
   it('are none for a file without tables, or with an empty list', () => {
-    expect(findTableSlices(bytesOf({ version: 1, functions: {} }))).toBeUndefined();
-    expect(findTableSlices(bytesOf({ version: 1, tables: {} }))).toEqual([]);
+    expect(findTables(bytesOf({ version: 1, functions: {} }))?.slices).toBeUndefined();
+    expect(findTables(bytesOf({ version: 1, tables: {} }))?.slices).toEqual([]);
   });
 
   it.each<[string, string]>([
@@ -96,7 +96,7 @@ describe('the tables of a file found in its bytes', () => {
       ),
     ],
   ])('are not found in %s (the file is parsed whole)', (_name, text) => {
-    expect(findTableSlices(Buffer.from(text))).toBeUndefined();
+    expect(findTables(Buffer.from(text))?.slices).toBeUndefined();
   });
 
   it('leave out a name written twice: only a parse knows which one counts', () => {
@@ -104,7 +104,7 @@ describe('the tables of a file found in its bytes', () => {
       '\n    "public.users": {',
       '\n    "public.users": {},\n    "public.users": {',
     );
-    expect(findTableSlices(Buffer.from(text))?.map((s) => s.name)).toEqual([
+    expect(findTables(Buffer.from(text))?.slices?.map((s) => s.name)).toEqual([
       'public.empty',
       'public.ünïcødé "✓"',
     ]);
@@ -112,7 +112,7 @@ describe('the tables of a file found in its bytes', () => {
 
   it('leave the rest of the file when taken out', () => {
     const bytes = bytesOf(FILE);
-    const slices = findTableSlices(bytes) ?? [];
+    const slices = findTables(bytes)?.slices ?? [];
     const rest = withoutSlices(bytes, slices, Buffer.from('0'));
     expect(JSON.parse(rest.toString()).tables).toEqual({
       'public.empty': 0,
