@@ -75,6 +75,12 @@ export interface FoundTables {
  * lines of `tables`, by indentation: a table's key at the second level, its properties at the
  * third, their entries at the fourth. Only a table the server's digest vouches for has its counts
  * used: its keys are those of a table as snapshot writes it.
+ *
+ * Between the tables, only what snapshot writes there is taken: each table's key line, a comma
+ * after every table but the last, and the closing brace of `tables`. Anything else (a key
+ * indented deeper, a missing comma) makes the file one laid out otherwise: with every table
+ * vouched for, the content of `tables` is left out of the parse altogether (expected-file.ts), so
+ * nothing there may go unread.
  */
 export function findTables(bytes: Buffer): FoundTables | undefined {
   const at = bytes.indexOf(TABLES_OPEN);
@@ -88,6 +94,8 @@ export function findTables(bytes: Buffer): FoundTables | undefined {
   let start = -1;
   let counts = [0, 0, 0, 0, 0];
   let collection = -1;
+  // Between tables: whether the next line may be a table's key (the first, or after `},`).
+  let keyNext = true;
   let i = open;
   while (i < length) {
     // i is at a line break: the next line's depth, and its first character.
@@ -95,11 +103,18 @@ export function findTables(bytes: Buffer): FoundTables | undefined {
     const depth = j - i - 1;
     const first = bytes[j];
     let end = -1;
-    if (depth === 8 && first === QUOTE) {
-      if (collection >= 0) counts[collection] = (counts[collection] as number) + 1;
-    } else if (depth === 6 && first === QUOTE) {
-      collection = collectionAt(bytes, j);
-    } else if (depth === 4 && first === QUOTE && start === -1) {
+    if (start !== -1) {
+      // Inside a table.
+      if (depth === 8 && first === QUOTE) {
+        if (collection >= 0) counts[collection] = (counts[collection] as number) + 1;
+      } else if (depth === 6 && first === QUOTE) {
+        collection = collectionAt(bytes, j);
+      } else if (depth === 4 && first === CLOSE_BRACE) {
+        end = j + 1;
+      } else if (depth <= 4) {
+        return undefined;
+      }
+    } else if (depth === 4 && first === QUOTE && keyNext) {
       const key = readKey(bytes, j);
       if (!key || bytes[key.end] !== COLON || bytes[key.end + 1] !== SPACE) return undefined;
       if (bytes[key.end + 2] !== OPEN_BRACE) return undefined;
@@ -109,19 +124,18 @@ export function findTables(bytes: Buffer): FoundTables | undefined {
       collection = -1;
       // An empty table, `{}`, ends on its own line.
       if (bytes[start + 1] === CLOSE_BRACE) end = start + 2;
-    } else if (depth === 4 && first === CLOSE_BRACE && start !== -1) {
-      end = j + 1;
-    } else if (depth === 2 && first === CLOSE_BRACE && start === -1) {
+    } else if (depth === 2 && first === CLOSE_BRACE && !keyNext) {
       const once = slices.filter((s) => seen.get(s.name) === 1);
       return { slices: once, from: open, to: i, all: once.length === slices.length };
-    } else if (depth <= 4) {
+    } else {
       return undefined;
     }
     if (end !== -1) {
       seen.set(name, (seen.get(name) ?? 0) + 1);
       slices.push({ name, start, end, digest: sha256(bytes.subarray(start, end)), counts });
       start = -1;
-      j = bytes[end] === COMMA ? end + 1 : end;
+      keyNext = bytes[end] === COMMA;
+      j = keyNext ? end + 1 : end;
       if (bytes[j] !== NEWLINE) return undefined;
     }
     // On to the next line break.

@@ -404,6 +404,34 @@ describe('table digests', () => {
     expect(compareSchema(compared, snapshot, options)).toEqual(whole);
   });
 
+  it('report a missing table that the file indents deeper than the others (JSON does not care)', async () => {
+    const gone = JSON.stringify((expected.tables as Record<string, object>)['billing.rates']);
+    const text = formatExpectedSchema(expected).replace(
+      '\n    "public.customers": {',
+      `\n      "public.gone": ${gone},\n    "public.customers": {`,
+    );
+    const path = join(directory, `expected-${++files}.json`);
+    writeFileSync(path, text);
+    const meant = JSON.parse(text) as ExpectedSchema;
+    const options = { strict: false };
+    const whole = compareSchema(meant, await introspectSchema(client, schemasOf(meant)), options);
+    expect(whole.map((f) => `${f.kind} ${f.object}`)).toEqual(['missing public.gone']);
+    const helper = await connect(db);
+    try {
+      for (const by of [undefined, helper]) {
+        const { compared, snapshot } = await parseWhileReading(
+          client,
+          await readExpectedSource(path),
+          undefined,
+          by,
+        );
+        expect(compareSchema(compared, snapshot, options)).toEqual(whole);
+      }
+    } finally {
+      await helper.end();
+    }
+  });
+
   it('read a table the file describes partly, and one it lists by name only', async () => {
     const tables = { ...(expected.tables as Record<string, object>) };
     tables['public.customers'] = { columns: ['id', 'email'] };

@@ -95,6 +95,31 @@ describe('the tables of a file found in its bytes', () => {
         '"public.empty": { "kind": "table" }',
       ),
     ],
+    [
+      'a table indented deeper, between two tables',
+      formatExpectedSchema(FILE).replace(
+        '\n    "public.users": {',
+        '\n      "public.ghost": {},\n    "public.users": {',
+      ),
+    ],
+    [
+      'a line of a table after its closing brace',
+      formatExpectedSchema(FILE).replace(
+        '"public.empty": {},',
+        '"public.empty": {},\n      "kind": "table",',
+      ),
+    ],
+    [
+      'no comma between two tables',
+      formatExpectedSchema(FILE).replace('"public.empty": {},', '"public.empty": {}'),
+    ],
+    [
+      'a comma after the last table',
+      formatExpectedSchema({ version: 1, tables: { 'public.empty': {} } }).replace(
+        '"public.empty": {}',
+        '"public.empty": {},',
+      ),
+    ],
   ])('are not found in %s (the file is parsed whole)', (_name, text) => {
     expect(findTables(Buffer.from(text))?.slices).toBeUndefined();
   });
@@ -177,6 +202,18 @@ describe('a file parsed without the tables the digests vouch for', () => {
     const slices = source.tableSlices?.() ?? [];
     expect(slices.map((s) => s.name)).not.toContain('public.users');
     expect(source.schemaWithout?.(slices)?.tables).toEqual({ 'public.users': USERS });
+  });
+
+  it('is never found for a file with more between its tables than snapshot writes there', async () => {
+    // JSON does not care for indentation: the table indented deeper is one of `tables`, and the
+    // whole parse (the only one) must see it.
+    const text = formatExpectedSchema(FILE).replace(
+      '\n    "public.users": {',
+      '\n      "public.ghost": { "kind": "table" },\n    "public.users": {',
+    );
+    const source = await sourceOf(text);
+    expect(source.tableSlices?.()).toBeUndefined();
+    expect(Object.keys(source.schema().tables ?? {})).toContain('public.ghost');
   });
 
   it('is not what a later "tables" means: undefined, and the file is then parsed whole', async () => {
