@@ -36,8 +36,9 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
       const planned = set ? planFromDatabase(ctx, session, set) : undefined;
       planned?.catch(() => undefined);
       const precheck = lookupBehind(ctx, session.client, expected, early);
-      // Opened as soon as the lookup shows a full read ahead, while the history is read.
-      const helper = helperAfter(ctx, expected, precheck);
+      // Opened as soon as a full read is certain: before the file was read, or once the lookup
+      // shows it, while the history is read.
+      const helper = helperAfter(ctx, expected, precheck, early.helper);
       try {
         // The catalog's statements go out behind the history on the wire, without waiting for its
         // answer; a failed history read is reported first, as before.
