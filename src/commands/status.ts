@@ -27,9 +27,8 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
       const planned = planFromDatabase(ctx, session, set);
       planned.catch(() => undefined);
       const precheck = lookupBehind(ctx, session.client, expected, early);
-      // Opened as soon as a full read is certain: before the file was read, or once the lookup
-      // shows it, while the history is read.
-      const helper = helperAfter(ctx, expected, precheck, early.helper);
+      // Opened as soon as the lookup shows a full read ahead, while the history is read.
+      const helper = helperAfter(ctx, expected, precheck);
       try {
         const plan = await planned;
         assertNoConflicts(plan);

@@ -36,9 +36,8 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
       const planned = set ? planFromDatabase(ctx, session, set) : undefined;
       planned?.catch(() => undefined);
       const precheck = lookupBehind(ctx, session.client, expected, early);
-      // Opened as soon as a full read is certain: before the file was read, or once the lookup
-      // shows it, while the history is read.
-      const helper = helperAfter(ctx, expected, precheck, early.helper);
+      // Opened as soon as the lookup shows a full read ahead, while the history is read.
+      const helper = helperAfter(ctx, expected, precheck);
       try {
         // The catalog's statements go out behind the history on the wire, without waiting for its
         // answer; a failed history read is reported first, as before.

@@ -5,7 +5,6 @@ import type { CommandContext } from './context.js';
 import type { EarlyFingerprint } from './precheck.js';
 import { loginFirst } from './session-scope.js';
 import { expectedFileMayExist, loadExpected } from './verify-step.js';
-import { endHelper, helperForFile, type EarlyHelper } from './verify-structure.js';
 
 /*
  * How verify and status start: their files are read while the session opens, and the catalog
@@ -18,11 +17,6 @@ export interface ReadOnlyStart<F> extends EarlyFingerprint {
   readonly files: F;
   /** The expected-schema file, read but not parsed; undefined when an absent default is skipped. */
   readonly expected: ExpectedSource | undefined;
-  /**
-   * The catalog's helper connection when opened before the file was read (see
-   * readWhileConnecting), once that is known; undefined when it was not (see helperAfter).
-   */
-  readonly helper: Promise<EarlyHelper | undefined>;
 }
 
 /**
@@ -64,27 +58,8 @@ export function readWhileConnecting<F>(
         () => undefined,
       );
     }
-    // A full read of the catalog is certain under --full-verify, or once the fingerprint shows
-    // that preflight's table does not exist (nothing recorded, nothing to look up): a large
-    // file's helper connection opens then, while the file is still being read, instead of once
-    // the lookup is answered after that read (at 5,000 tables, its statement went out 30 ms later).
-    const certain = fingerprint
-      ? fingerprint.then(
-          (taken) => taken === undefined,
-          () => false,
-        )
-      : Promise.resolve(ctx.config.fullVerify && expectedFileMayExist(ctx));
-    const helper = Promise.all([certain, connected]).then(
-      ([full]) => (full ? helperForFile(ctx, ctx.config.expect.path) : undefined),
-      () => undefined,
-    );
-    try {
-      await loginFirst(connected);
-      const files = readFiles();
-      return { files, expected: await reading, fingerprint, stop: nothingToLookUp.signal, helper };
-    } catch (error) {
-      void helper.then((opened) => endHelper(opened?.client));
-      throw error;
-    }
+    await loginFirst(connected);
+    const files = readFiles();
+    return { files, expected: await reading, fingerprint, stop: nothingToLookUp.signal };
   };
 }

@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import pg from 'pg';
 import type { ConnectionSettings } from '../config/database-url.js';
 import { clientOptions } from '../connection/connect.js';
@@ -318,52 +317,21 @@ async function connectHelper(
   }
 }
 
-/** A helper connection opened before the expected-schema file was read (see helperForFile). */
-export interface EarlyHelper {
-  readonly client: Promise<pg.Client | undefined>;
-}
-
-/**
- * catalogHelper for the file at `path`, opened before the file is read: for a file large enough
- * on disk (see isLarge), once a full read of the catalog is certain. Undefined for a smaller file
- * or one that cannot be stat'ed (its read reports why).
- */
-export function helperForFile(ctx: CommandContext, path: string): EarlyHelper | undefined {
-  const settings = ctx.config.database;
-  if (!settings) return undefined;
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch {
-    return undefined;
-  }
-  return size >= SPLIT_BYTES ? { client: connectHelper(ctx, settings) } : undefined;
-}
-
 /**
  * catalogHelper for a verification whose precheck is still out: opened as soon as the precheck
  * shows that the catalog is to be read in full (not unchanged since its last verification), so
- * that it connects while the session reads the history, not after; or the one opened before the
- * file was read (`early`, see helperForFile), once that is known. Undefined for a small schema
+ * that it connects while the session reads the history, not after. Undefined for a small schema
  * (see isLarge). The caller ends it (endHelper) once the verification is over.
  */
 export function helperAfter(
   ctx: CommandContext,
   expected: ExpectedSource | undefined,
   precheck: Promise<Precheck | undefined>,
-  early: Promise<EarlyHelper | undefined> = Promise.resolve(undefined),
 ): Promise<pg.Client | undefined> | undefined {
-  if (!expected || !opensHelper(ctx, expected)) {
-    void early.then((opened) => endHelper(opened?.client));
-    return undefined;
-  }
-  return early.then(
-    (opened) =>
-      opened?.client ??
-      precheck.then(
-        (checked) => (precheckMatches(checked) ? undefined : catalogHelper(ctx, expected)),
-        () => undefined,
-      ),
+  if (!expected || !opensHelper(ctx, expected)) return undefined;
+  return precheck.then(
+    (checked) => (precheckMatches(checked) ? undefined : catalogHelper(ctx, expected)),
+    () => undefined,
   );
 }
 
