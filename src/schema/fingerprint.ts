@@ -20,8 +20,10 @@ import type pg from 'pg';
  * an application's temporary tables do not defeat it. Role names (printed in policies) are not in
  * catalogs that every role may read by row, so the names that policies refer to are added as text.
  *
- * It covers every catalog the introspection reads (see introspect-queries.ts), for every schema,
- * not only the expected ones: a change anywhere only costs one full verification.
+ * It covers every catalog the introspection reads (see introspect-queries.ts), and those of the
+ * objects whose names it prints without reading them (operators, text search configurations and
+ * dictionaries), for every schema, not only the expected ones: a change anywhere only costs one
+ * full verification.
  */
 
 /** User objects start at this OID (FirstNormalObjectId); lower ones were created by initdb. */
@@ -50,6 +52,12 @@ const ROWS = [
   `SELECT xmin FROM pg_catalog.pg_enum WHERE oid >= ${FIRST_USER_OID}`,
   `SELECT xmin FROM pg_catalog.pg_collation WHERE oid >= ${FIRST_USER_OID}`,
   `SELECT xmin FROM pg_catalog.pg_opclass WHERE oid >= ${FIRST_USER_OID}`,
+  // Not read by the introspection, but named in what it prints (an operator in a constraint, a
+  // text search configuration or dictionary as a constant): moving one to another schema or
+  // renaming it changes those texts, and nothing else in the catalog.
+  `SELECT xmin FROM pg_catalog.pg_operator WHERE oid >= ${FIRST_USER_OID}`,
+  `SELECT xmin FROM pg_catalog.pg_ts_config WHERE oid >= ${FIRST_USER_OID}`,
+  `SELECT xmin FROM pg_catalog.pg_ts_dict WHERE oid >= ${FIRST_USER_OID}`,
   `SELECT xmin FROM pg_catalog.pg_language`,
   `SELECT xmin FROM pg_catalog.pg_extension`,
   `SELECT xmin FROM pg_catalog.pg_depend WHERE refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass`,

@@ -43,10 +43,32 @@ CREATE POLICY own_rows ON customers USING (true);
 CREATE SCHEMA billing;
 CREATE TABLE billing.rates (code text PRIMARY KEY);
 INSERT INTO customers (email) VALUES ('a@example.com'), ('b@example.com');
+CREATE FUNCTION same_total(numeric, numeric) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT $1 = $2';
+CREATE OPERATOR === (LEFTARG = numeric, RIGHTARG = numeric, FUNCTION = same_total);
+ALTER TABLE invoices ADD CONSTRAINT not_zero CHECK (NOT (total === 0));
+CREATE TABLE docs (body text);
+CREATE TEXT SEARCH CONFIGURATION notes_cfg (COPY = english);
+CREATE INDEX docs_body ON docs USING gin (to_tsvector('notes_cfg', body));
+CREATE TEXT SEARCH DICTIONARY notes_dict (TEMPLATE = simple);
+CREATE VIEW doc_words AS SELECT ts_lexize('notes_dict', body) AS words FROM docs;
 `;
 
 /** Each change of the schema, applied one after the other: every one must move the fingerprint. */
 const CHANGES: readonly (readonly [string, string])[] = [
+  // Each prints differently after it (OPERATOR(billing.===), 'notes'::regconfig, ...), though
+  // no catalog row of the table, index or view changes.
+  [
+    'move an operator used by a constraint',
+    'ALTER OPERATOR === (numeric, numeric) SET SCHEMA billing',
+  ],
+  [
+    'rename a text search configuration used by an index',
+    'ALTER TEXT SEARCH CONFIGURATION notes_cfg RENAME TO notes',
+  ],
+  [
+    'rename a text search dictionary used by a view',
+    'ALTER TEXT SEARCH DICTIONARY notes_dict RENAME TO words',
+  ],
   ['add a column', 'ALTER TABLE customers ADD COLUMN phone text'],
   ['drop a column', 'ALTER TABLE customers DROP COLUMN phone'],
   ['set NOT NULL', 'ALTER TABLE customers ALTER COLUMN note SET NOT NULL'],
