@@ -239,11 +239,40 @@ function agreed(taken: readonly string[]): string | undefined {
 }
 
 /**
- * Settings changed for the catalog query. JIT: compiling it costs more than it saves. Bitmap
- * scans: the planner picks them for the per-table lookups into pg_index and pg_trigger, and each
- * of the thousands of rescans asks the kernel for the catalog's size; index scans do not.
+ * The settings that decide how constants and names print (a default's timestamp, date,
+ * interval, float, bytea, money or backslashed text value; a partition's bounds; a constant in a
+ * predicate, a check or a view; every name, quoted or not), at their defaults but TimeZone (UTC):
+ * the server's, the database's or the role's own values would otherwise make the same catalog
+ * print differently where the file was written and where it is verified (initdb takes the
+ * machine's time zone and locale).
  */
-const SETTINGS = ['search_path', 'jit', 'enable_bitmapscan'] as const;
+const PRINTING: readonly (readonly [string, string])[] = [
+  ['TimeZone', 'UTC'],
+  ['DateStyle', 'ISO, MDY'],
+  ['IntervalStyle', 'postgres'],
+  ['extra_float_digits', '1'],
+  ['bytea_output', 'hex'],
+  ['lc_monetary', 'C'],
+  ['standard_conforming_strings', 'on'],
+  ['quote_all_identifiers', 'off'],
+];
+
+/**
+ * Settings changed for the catalog query. The search path: the file's schemas (names print
+ * qualified outside them). The printing settings (PRINTING). JIT: compiling it costs more than it
+ * saves. Bitmap scans: the planner picks them for the per-table lookups into pg_index and
+ * pg_trigger, and each of the thousands of rescans asks the kernel for the catalog's size; index
+ * scans do not.
+ */
+const SETTINGS = [
+  'search_path',
+  ...PRINTING.map(([name]) => name),
+  'jit',
+  'enable_bitmapscan',
+] as const;
+const PRINTING_SET = PRINTING.map(
+  ([name, value]) => `pg_catalog.set_config('${name}', '${value}', true)`,
+).join(', ');
 const SAVE_SETTINGS = SETTINGS.map(
   (name) =>
     `pg_catalog.set_config('preflight.${name}', pg_catalog.current_setting('${name}'), true)`,
@@ -290,7 +319,7 @@ async function readCatalog(
   // inside a caller's transaction the last statement puts them back.
   const text = [
     `SELECT ${SAVE_SETTINGS}`,
-    `SELECT pg_catalog.set_config('search_path', ${searchPath}, true), pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_bitmapscan', 'off', true)`,
+    `SELECT pg_catalog.set_config('search_path', ${searchPath}, true), ${PRINTING_SET}, pg_catalog.set_config('jit', 'off', true), pg_catalog.set_config('enable_bitmapscan', 'off', true)`,
     catalogQuery(literal, version, kinds, scope),
     `SELECT ${RESTORE_SETTINGS}`,
   ].join(';\n');
