@@ -398,14 +398,20 @@ function unrolledList(
 const PLAIN_COLUMNS = unrolledList('x.indnatts', columnText, plainColumn);
 
 /**
+ * Whether the index whose pg_index row is `x` has key columns only (no INCLUDE) and treats nulls
+ * as distinct: the condition a plain index definition and a plain key constraint share.
+ * indnullsnotdistinct exists from Postgres 15 on.
+ */
+const keyColumnsOnly = (x: string, serverVersionNum: number): string =>
+  `${x}.indnatts = ${x}.indnkeyatts${serverVersionNum >= 150000 ? ` AND NOT ${x}.indnullsnotdistinct` : ''}`;
+
+/**
  * An index, over `x` (pg_index), `ic` (its pg_class row), `r` (its relation) and `tc` (the
- * relation's columns, TABLE_COLUMNS), in IndexRow order (name apart). indnullsnotdistinct exists
- * from Postgres 15 on.
+ * relation's columns, TABLE_COLUMNS), in IndexRow order (name apart).
  */
 const indexValues = (serverVersionNum: number): Values => ({
-  definition:
-    text(`COALESCE(CASE WHEN x.indexprs IS NULL AND x.indpred IS NULL AND x.indnatts = x.indnkeyatts
-      AND ic.relkind = 'i' AND ic.reloptions IS NULL${serverVersionNum >= 150000 ? ' AND NOT x.indnullsnotdistinct' : ''}
+  definition: text(`COALESCE(CASE WHEN x.indexprs IS NULL AND x.indpred IS NULL
+      AND ${keyColumnsOnly('x', serverVersionNum)} AND ic.relkind = 'i' AND ic.reloptions IS NULL
     THEN 'CREATE ' || CASE WHEN x.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX '
       || pg_catalog.quote_ident(ic.relname) || ' ON ' || pg_catalog.quote_ident(r.schema) || '.'
       || pg_catalog.quote_ident(r.relation) || ' USING ' || ${INDEX_METHOD}
@@ -485,14 +491,13 @@ const FIRST_IN_PATH = `(fr.relnamespace = (SELECT f.oid FROM first_ns f)
 const plainConstraint = (serverVersionNum: number, keyIndexes?: string): string => {
   const ordinary = serverVersionNum >= 180000 ? ' AND NOT k.conperiod AND k.conenforced' : '';
   const noSetColumns = serverVersionNum >= 150000 ? ' AND k.confdelsetcols IS NULL' : '';
-  const nullsDistinct = serverVersionNum >= 150000 ? ' AND NOT ci.indnullsnotdistinct' : '';
   const own = keyList('k.conkey', ownColumn, ownColumnVouched);
   const key = `CASE k.contype WHEN 'p' THEN 'PRIMARY KEY (' ELSE 'UNIQUE (' END || ${own} || ')'`;
   return `CASE
   WHEN k.contype IN ('p', 'u')${ordinary} THEN ${
     keyIndexes === undefined
       ? `(
-    SELECT CASE WHEN ci.indnatts = pg_catalog.cardinality(k.conkey)${nullsDistinct} THEN ${key} END
+    SELECT CASE WHEN ${keyColumnsOnly('ci', serverVersionNum)} THEN ${key} END
     FROM pg_catalog.pg_index ci WHERE ci.indexrelid = k.conindid)`
       : `CASE WHEN k.conindid = ANY (${keyIndexes}) THEN ${key} END`
   }
@@ -846,9 +851,7 @@ const tableIndexes = (serverVersionNum: number): string => `LATERAL (
     TABLE_DEPTH + 1,
   )} AS text,
     COALESCE(pg_catalog.bool_or(NOT x.indisvalid), false) AS invalid,
-    pg_catalog.array_agg(x.indexrelid) FILTER (WHERE x.indnatts = x.indnkeyatts${
-      serverVersionNum >= 150000 ? ' AND NOT x.indnullsnotdistinct' : ''
-    }) AS keys
+    pg_catalog.array_agg(x.indexrelid) FILTER (WHERE ${keyColumnsOnly('x', serverVersionNum)}) AS keys
   ${INDEXES_OF}
 ) ti`;
 
