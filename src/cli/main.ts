@@ -8,6 +8,7 @@ import { formatHumanReport } from '../report/human.js';
 import { writeJsonReport, writeTerminationLog } from '../report/outputs.js';
 import { newReport, type RunReport } from '../report/run-report.js';
 import type { CommandContext } from '../pipeline/context.js';
+import type { FileStart } from '../schema/read-whole.js';
 import { parseArgs, type CommandName } from './args.js';
 import { helpText } from './help.js';
 import { VERSION } from '../version.js';
@@ -92,13 +93,14 @@ async function execute(config: Config, logger: Logger, io: MainIo): Promise<numb
     // Loaded on use, so that --version, --help and configuration errors answer without loading pg.
     // The connection starts before the commands load, so that the server works meanwhile.
     if (config.command !== 'new' && config.command !== 'help') {
-      // verify and status: the expected-schema file's bytes first of all, on the thread pool while
-      // the connection's modules load and it logs in (a module of node:fs alone).
+      // verify and status: the expected-schema file's bytes (a large file's first ones) first of
+      // all, on the thread pool while the connection's modules load and it logs in (a module of
+      // node:fs alone).
       const readsAhead = config.command === 'verify' || config.command === 'status';
-      let bytes: Promise<Buffer> | undefined;
+      let bytes: Promise<FileStart> | undefined;
       if (readsAhead) {
-        const { readWhole } = await import('../schema/read-whole.js');
-        bytes = readWhole(config.expect.path);
+        const { HEAD_BYTES, readStart } = await import('../schema/read-whole.js');
+        bytes = readStart(config.expect.path, HEAD_BYTES);
         // Its errors are the read-ahead's, below.
         bytes.catch(() => undefined);
       }

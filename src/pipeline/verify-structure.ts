@@ -146,7 +146,14 @@ export async function parseWhileReading(
   // With a helper, the file's bytes are sliced and hashed once the first share of the digests is
   // in: until then both server processes are busy, and on two cores this work would slow them.
   if (early && 'read' in early) await early.read.firstAnswered;
-  const slices = early && 'read' in early ? expected.tableSlices?.() : undefined;
+  let slices: Slices | undefined;
+  try {
+    slices = early && 'read' in early ? expected.tableSlices?.() : undefined;
+  } catch (error) {
+    // The file could not be read again, or changed since it was hashed: the read is dropped.
+    if (early && 'read' in early) await early.read.finish(NOTHING).catch(() => undefined);
+    throw error;
+  }
   if (hinted && early && 'read' in early && slices) {
     // Undefined: the file is not what its head and layout said; parsed whole, and read again.
     const read = await bySlices(expected, early.read, hinted, slices);

@@ -1,11 +1,17 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { readFileSync, rename as renameCallback, writeFile as writeFileCallback } from 'node:fs';
 import { promisify } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { isPlainObject, validateExpectedSchema } from './expected-validate.js';
 import { firstSyntaxError } from './json-syntax.js';
-import { readWhole } from './read-whole.js';
-import { findTables, withoutSlices, type FoundTables, type TableSlice } from './table-slices.js';
+import { FileWindow, HEAD_BYTES, readStart, readStartSync, type FileStart } from './read-whole.js';
+import {
+  findTables,
+  scanTables,
+  withoutSlices,
+  type FoundTables,
+  type TableSlice,
+} from './table-slices.js';
 import { byCodePoint, type ExpectedSchema } from './types.js';
 
 // Node's callback API, promisified: node:fs/promises would load its own modules (readline among
@@ -56,54 +62,127 @@ export interface ExpectedSource {
   schemaWithout?(vouched: readonly TableSlice[]): ExpectedSchema | undefined;
 }
 
-const HINT_BYTES = 64 * 1024;
-
-/** The bytes hashed per turn of the event loop by ExpectedSource.hash (a few milliseconds). */
+/**
+ * The bytes hashed per turn of the event loop by ExpectedSource.hash (a few milliseconds), and the
+ * buffer a large file is read through.
+ */
 const HASH_CHUNK = 1024 * 1024;
+
+/** How a large file is read (tests take smaller sizes, to cut it in more places). */
+export interface ReadSizes {
+  /** Files up to this size are held whole (read-whole.ts: WHOLE_UP_TO). */
+  readonly wholeUpTo?: number;
+  /** The buffer a larger file is read through, a window at a time. */
+  readonly window?: number;
+}
 
 /**
  * Reads an expected-schema file without parsing it; ConfigError when it cannot be read. `started`
- * is a read of its bytes (readWhole) already under way.
+ * is a read of its start (readStart, with HEAD_BYTES) already under way.
  */
 export async function readExpectedSource(
   path: string,
-  started?: Promise<Buffer>,
+  started?: Promise<FileStart>,
+  sizes: ReadSizes = {},
 ): Promise<ExpectedSource> {
-  let bytes: Buffer;
+  let start: FileStart;
   try {
-    bytes = await (started ?? readWhole(path));
+    start = await (started ?? readStart(path, HEAD_BYTES, sizes.wholeUpTo));
   } catch (error) {
     throw unreadableFile(path, error);
   }
-  return expectedSource(path, bytes);
+  return expectedSource(path, start, sizes.window ?? HASH_CHUNK);
 }
 
 /**
  * readExpectedSource on this thread, at once: a read on the thread pool comes back only once this
  * thread is free, which at start-up can be many milliseconds after the read itself is done.
  */
-export function readExpectedSourceNow(path: string): ExpectedSource {
-  let bytes: Buffer;
+export function readExpectedSourceNow(path: string, sizes: ReadSizes = {}): ExpectedSource {
+  let start: FileStart;
   try {
-    bytes = readFileSync(path);
+    start = readStartSync(path, HEAD_BYTES, sizes.wholeUpTo);
   } catch (error) {
     throw unreadableFile(path, error);
   }
-  return expectedSource(path, bytes);
+  return expectedSource(path, start, sizes.window ?? HASH_CHUNK);
 }
 
-function expectedSource(path: string, bytes: Buffer): ExpectedSource {
+/**
+ * The file as read: from its bytes, or, for a large file (FileStart without bytes), from its head,
+ * the rest read by path when needed, through one buffer of `window` bytes: hashed, and its tables
+ * found, without holding it whole; only a parse of the whole file reads it whole. Every read of the
+ * whole file after the first must have the first one's SHA-256 (the key of the verified state): a
+ * file written meanwhile is a ConfigError, never verified as one file and recorded as another.
+ */
+function expectedSource(path: string, start: FileStart, window: number): ExpectedSource {
+  let bytes = start.bytes;
+  const [size, first] =
+    start.bytes === undefined ? [start.size, start.head] : [start.bytes.length, start.bytes];
   let sha256: string | undefined;
   let parsed: ExpectedSchema | undefined;
   let text: string | undefined;
   // Where snapshot writes the hints: decoded once, for both.
-  const head = (): string => (text ??= bytes.subarray(0, HINT_BYTES).toString('utf8'));
+  const head = (): string => (text ??= first.subarray(0, HEAD_BYTES).toString('utf8'));
   let found: FoundTables | undefined | null = null;
   let hashing: Promise<string | undefined> | undefined;
+  // The buffer a large file is read through, lent to one read at a time (another at once, as a
+  // hash while the tables are found, takes one of its own).
+  let spare: Buffer | undefined;
+  const borrow = (): Buffer => {
+    const lent = spare ?? Buffer.allocUnsafe(window);
+    spare = undefined;
+    return lent;
+  };
+  // A read of the whole file: the first one's SHA-256 is the file's, the next ones must match.
+  const read = (hash: string): void => {
+    if (sha256 !== undefined && sha256 !== hash) throw changedWhileRead(path);
+    sha256 = hash;
+  };
+  const whole = (): Buffer => {
+    if (bytes) return bytes;
+    let all: Buffer;
+    try {
+      all = readFileSync(path);
+    } catch (error) {
+      throw unreadableFile(path, error);
+    }
+    read(createHash('sha256').update(all).digest('hex'));
+    return (bytes = all);
+  };
+  // The file read through a window from its start, `through` taking it on (to its end, for the
+  // whole file's hash; undefined when it stops before), the hash checked as a read of the whole.
+  const readThrough = <T>(
+    through: (file: FileWindow) => T | undefined,
+  ): { value: T; sha256: string } | undefined => {
+    const hash = createHash('sha256');
+    const lent = borrow();
+    const file = openWindow(path, lent, hash);
+    let value: T | undefined;
+    try {
+      value = through(file);
+    } catch (error) {
+      throw isSystemError(error) ? unreadableFile(path, error) : error;
+    } finally {
+      file.close();
+      spare = lent;
+    }
+    if (value === undefined) return undefined;
+    const digest = hash.digest('hex');
+    read(digest);
+    return { value, sha256: digest };
+  };
   return {
     path,
     get sha256() {
-      return (sha256 ??= createHash('sha256').update(bytes).digest('hex'));
+      if (sha256 !== undefined) return sha256;
+      if (bytes) return (sha256 = createHash('sha256').update(bytes).digest('hex'));
+      const through = readThrough((file) => {
+        while (!file.eof) file.more(file.length);
+        return true;
+      });
+      if (!through) throw new Error('the read of a whole file stopped before its end');
+      return through.sha256;
     },
     hash(stop) {
       if (hashing) return hashing;
@@ -111,29 +190,57 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
       // aborted already): the next call starts again.
       let started: Promise<string | undefined> | undefined = undefined;
       let stopped = false;
-      started = new Promise((resolve) => {
+      started = new Promise((resolve, reject) => {
         const hash = createHash('sha256');
+        // The file's bytes, or a window through it (opened at the first chunk).
+        let file: FileWindow | undefined;
+        let lent: Buffer | undefined;
+        const done = (): void => {
+          file?.close();
+          if (lent) spare = lent;
+          file = lent = undefined;
+        };
         let at = 0;
         const step = (): void => {
-          if (sha256 !== undefined) return resolve(sha256);
-          if (stop?.aborted) {
-            stopped = true;
+          try {
+            if (sha256 !== undefined) {
+              done();
+              return resolve(sha256);
+            }
+            if (stop?.aborted) {
+              done();
+              stopped = true;
+              if (hashing === started) hashing = undefined;
+              return resolve(undefined);
+            }
+            if (bytes) {
+              hash.update(bytes.subarray(at, at + HASH_CHUNK));
+              at += HASH_CHUNK;
+              if (at < bytes.length) return void setImmediate(step);
+            } else {
+              // The window hashes what it reads: a window's worth per turn.
+              if (file) file.more(file.length);
+              else file = openWindow(path, (lent = borrow()), hash);
+              if (!file.eof) return void setImmediate(step);
+              done();
+            }
+            const digest = hash.digest('hex');
+            read(digest);
+            resolve(digest);
+          } catch (error) {
+            done();
             if (hashing === started) hashing = undefined;
-            return resolve(undefined);
+            reject(isSystemError(error) ? unreadableFile(path, error) : error);
           }
-          hash.update(bytes.subarray(at, at + HASH_CHUNK));
-          at += HASH_CHUNK;
-          if (at < bytes.length) setImmediate(step);
-          else resolve((sha256 = hash.digest('hex')));
         };
         step();
       });
       if (!stopped) hashing = started;
       return started;
     },
-    size: bytes.length,
+    size,
     schema() {
-      parsed ??= parseExpectedSchema(bytes.toString('utf8'), path);
+      parsed ??= parseExpectedSchema(whole().toString('utf8'), path);
       return parsed;
     },
     get parsed() {
@@ -156,7 +263,14 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
       }
     },
     tableSlices() {
-      if (found === null) found = findTables(bytes);
+      if (found !== null) return found?.slices;
+      if (bytes) {
+        found = findTables(bytes);
+      } else {
+        // Read to its end when its tables are found (their tail): the whole file's hash is
+        // then the file's, checked against any taken before.
+        found = readThrough((file) => scanTables(file))?.value;
+      }
       return found?.slices;
     },
     schemaWithout(vouched) {
@@ -165,10 +279,25 @@ function expectedSource(path: string, bytes: Buffer): ExpectedSource {
       // with a marker per table is hundreds.
       const all = found?.slices;
       if (found?.all && vouched.length === all?.length && vouched.every((s, i) => s === all[i]))
-        return parseWithoutTables(bytes, found.from, found.to, path, () => this.schema());
-      return parseWithout(bytes, vouched, path, () => this.schema());
+        return parseWithoutTables(found.head, found.tail, path, () => this.schema());
+      return parseWithout(whole(), vouched, path, () => this.schema());
     },
   };
+}
+
+/** A window through the file at `path` (read-whole.ts), its errors the file's own ConfigError. */
+function openWindow(path: string, buffer: Buffer, hash: Hash): FileWindow {
+  try {
+    return new FileWindow(path, buffer, hash);
+  } catch (error) {
+    throw unreadableFile(path, error);
+  }
+}
+
+function changedWhileRead(path: string): ConfigError {
+  return new ConfigError([
+    `expected-schema file ${path} changed while it was being read: run again once it is written`,
+  ]);
 }
 
 /** A table object that no file holds: it marks where a vouched table's bytes were. */
@@ -199,22 +328,17 @@ function parseWithout(
 
 /**
  * ExpectedSource.schemaWithout of all the file's tables: the file with the content of its `tables`
- * (`from` to `to`) replaced by a marker, parsed and validated (see parseRest). Undefined when the
+ * (between `head` and `tail`, see FoundTables) replaced by a marker, parsed and validated (see parseRest). Undefined when the
  * parse shows that `tables` is not what the file means by it (a second `tables` key).
  */
 function parseWithoutTables(
-  bytes: Buffer,
-  from: number,
-  to: number,
+  head: Buffer,
+  tail: Buffer,
   source: string,
   whole: () => ExpectedSchema,
 ): ExpectedSchema | undefined {
   const { key } = vouchedMark();
-  const rest = Buffer.concat([
-    bytes.subarray(0, from),
-    Buffer.from(`"${key}": true`),
-    bytes.subarray(to),
-  ]);
+  const rest = Buffer.concat([head, Buffer.from(`"${key}": true`), tail]);
   // The marker must be all that `tables` holds.
   const marked = (tables: Record<string, unknown>): readonly string[] | undefined =>
     Object.keys(tables).length === 1 && tables[key] === true ? [key] : undefined;
@@ -262,7 +386,7 @@ export interface ReadAhead {
  * readExpectedSourceIfExists started now, for a command that reads the file later (verify, status:
  * see loadExpected): the read runs while the command loads and connects.
  */
-export function readAhead(path: string, started?: Promise<Buffer>): ReadAhead {
+export function readAhead(path: string, started?: Promise<FileStart>): ReadAhead {
   const source = readExpectedSourceIfExists(path, started);
   // Awaited by the command that takes it; one that does not must not leave it unhandled.
   source.catch(() => undefined);
@@ -272,10 +396,11 @@ export function readAhead(path: string, started?: Promise<Buffer>): ReadAhead {
 /** Like readExpectedSource, but undefined when the file does not exist (a skippable default). */
 export async function readExpectedSourceIfExists(
   path: string,
-  started?: Promise<Buffer>,
+  started?: Promise<FileStart>,
+  sizes?: ReadSizes,
 ): Promise<ExpectedSource | undefined> {
   try {
-    return await readExpectedSource(path, started);
+    return await readExpectedSource(path, started, sizes);
   } catch (error) {
     return absentOrThrow(error);
   }
@@ -349,6 +474,13 @@ function jsonProblem(text: string, error: unknown): string {
     .replace(/\s*in JSON at position \d+.*$/, '')
     .replace(/\s*\(line \d+ column \d+\)$/, '');
   return `invalid JSON at line ${line}, column ${column}: ${reason}`;
+}
+
+/** An error of the system's (a failed open or read: ENOENT, EIO, EISDIR...). */
+function isSystemError(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+  );
 }
 
 function isNotFound(error: unknown): boolean {

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { sha256 } from '../migrations/checksum.js';
 
 /*
@@ -66,6 +67,39 @@ export interface FoundTables {
   readonly to: number;
   /** Whether `slices` are all the tables there (no name was found twice). */
   readonly all: boolean;
+  /** The file's bytes before `from`, and from `to` on: the file without its tables' content. */
+  readonly head: Buffer;
+  readonly tail: Buffer;
+}
+
+/**
+ * The bytes a scan looks at: a whole file in memory, or a window that moves along a file read
+ * through one buffer (read-whole.ts). `bytes` holds the file's bytes from `base` on, `length` of
+ * them; `eof` when nothing follows (`bytes` then ends where the file does).
+ */
+export interface Window {
+  readonly bytes: Buffer;
+  readonly length: number;
+  readonly base: number;
+  readonly eof: boolean;
+  /** Drops the bytes before `keep`, and reads more behind the rest (which moves to the start). */
+  more(keep: number): void;
+  /** The bytes from `from` to `to`, as a buffer that stays what it is after more(). */
+  take(from: number, to: number): Buffer;
+}
+
+/** A whole file's bytes as a Window: nothing more to read. */
+function wholeWindow(bytes: Buffer): Window {
+  return {
+    bytes,
+    length: bytes.length,
+    base: 0,
+    eof: true,
+    more() {
+      throw new Error('a whole file has nothing more to read');
+    },
+    take: (from, to) => bytes.subarray(from, to),
+  };
 }
 
 /**
@@ -83,23 +117,75 @@ export interface FoundTables {
  * nothing there may go unread.
  */
 export function findTables(bytes: Buffer): FoundTables | undefined {
-  const at = bytes.indexOf(TABLES_OPEN);
-  if (at === -1) return undefined;
-  const open = at + TABLES_OPEN.length;
-  if (bytes[open] === CLOSE_BRACE) return { slices: [], from: open, to: open, all: true };
+  return scanTables(wholeWindow(bytes));
+}
+
+/**
+ * findTables through a Window: a line is looked at once it is whole in the window, and a table
+ * that the window cuts is hashed in pieces. The tail is read to the file's end.
+ */
+export function scanTables(window: Window): FoundTables | undefined {
+  const head: Buffer[] = [];
+  // `tables` opens where its line is; its line may be cut by the window's end.
+  let at = window.bytes.subarray(0, window.length).indexOf(TABLES_OPEN);
+  while (at === -1) {
+    if (window.eof) return undefined;
+    const keep = Math.max(0, window.length - TABLES_OPEN.length + 1);
+    head.push(window.take(0, keep));
+    window.more(keep);
+    at = window.bytes.subarray(0, window.length).indexOf(TABLES_OPEN);
+  }
+  let open = at + TABLES_OPEN.length;
+  const from = window.base + open;
+  head.push(window.take(0, open));
+  if (open === window.length && !window.eof) {
+    window.more(open);
+    open = 0;
+  }
+  // The tables end at a line break; what follows, to the end of the file, is the tail.
+  const tail = (i: number): Buffer => {
+    const pieces = [window.take(i, window.length)];
+    while (!window.eof) {
+      window.more(window.length);
+      pieces.push(window.take(0, window.length));
+    }
+    return joined(pieces);
+  };
+  if (window.bytes[open] === CLOSE_BRACE) {
+    return { slices: [], from, to: from, all: true, head: joined(head), tail: tail(open) };
+  }
   const slices: TableSlice[] = [];
   const seen = new Map<string, number>();
-  const length = bytes.length;
   let name = '';
+  // The table's start in the file; its bytes not hashed yet start at `hashFrom` in the window.
   let start = -1;
+  let hashFrom = 0;
+  let hashed: Hash | undefined;
   let counts = [0, 0, 0, 0, 0];
   let collection = -1;
   // Between tables: whether the next line may be a table's key (the first, or after `},`).
   let keyNext = true;
   let i = open;
+  let bytes = window.bytes;
+  let length = window.length;
   while (i < length) {
     // i is at a line break: the next line's depth, and its first character.
     let j = indentEnd(bytes, i + 1);
+    const lineBreak = lineEnd(bytes, j, length);
+    if (lineBreak >= length && !window.eof) {
+      // The line goes on past the window: the window moves on to start at its line break (the
+      // table's bytes before it hashed first).
+      if (start !== -1) {
+        hashed ??= createHash('sha256');
+        hashed.update(bytes.subarray(hashFrom, i));
+        hashFrom = 0;
+      }
+      window.more(i);
+      bytes = window.bytes;
+      length = window.length;
+      i = 0;
+      continue;
+    }
     const depth = j - i - 1;
     const first = bytes[j];
     let end = -1;
@@ -115,31 +201,44 @@ export function findTables(bytes: Buffer): FoundTables | undefined {
         return undefined;
       }
     } else if (depth === 4 && first === QUOTE && keyNext) {
-      const key = readKey(bytes, j);
+      const key = readKey(bytes, j, lineBreak);
       if (!key || bytes[key.end] !== COLON || bytes[key.end + 1] !== SPACE) return undefined;
       if (bytes[key.end + 2] !== OPEN_BRACE) return undefined;
       name = key.name;
-      start = key.end + 2;
+      hashFrom = key.end + 2;
+      start = window.base + hashFrom;
       counts = [0, 0, 0, 0, 0];
       collection = -1;
       // An empty table, `{}`, ends on its own line.
-      if (bytes[start + 1] === CLOSE_BRACE) end = start + 2;
+      if (bytes[hashFrom + 1] === CLOSE_BRACE) end = hashFrom + 2;
     } else if (depth === 2 && first === CLOSE_BRACE && !keyNext) {
       const once = slices.filter((s) => seen.get(s.name) === 1);
-      return { slices: once, from: open, to: i, all: once.length === slices.length };
+      const to = window.base + i;
+      return {
+        slices: once,
+        from,
+        to,
+        all: once.length === slices.length,
+        head: joined(head),
+        tail: tail(i),
+      };
     } else {
       return undefined;
     }
     if (end !== -1) {
       seen.set(name, (seen.get(name) ?? 0) + 1);
-      slices.push({ name, start, end, digest: sha256(bytes.subarray(start, end)), counts });
+      const digest = hashed
+        ? hashed.update(bytes.subarray(hashFrom, end)).digest('hex')
+        : sha256(bytes.subarray(hashFrom, end));
+      hashed = undefined;
+      slices.push({ name, start, end: window.base + end, digest, counts });
       start = -1;
       keyNext = bytes[end] === COMMA;
       j = keyNext ? end + 1 : end;
-      if (bytes[j] !== NEWLINE) return undefined;
+      if (j !== lineBreak) return undefined;
     }
     // On to the next line break.
-    i = lineEnd(bytes, j, length);
+    i = lineBreak;
   }
   return undefined;
 }
@@ -164,11 +263,18 @@ function lineEnd(bytes: Buffer, at: number, length: number): number {
   return i;
 }
 
-/** The JSON string at `at` (its opening quote): its value, and the offset after its closing quote. */
-function readKey(bytes: Buffer, at: number): { name: string; end: number } | undefined {
+/**
+ * The JSON string at `at` (its opening quote), before `length`: its value, and the offset after its
+ * closing quote.
+ */
+function readKey(
+  bytes: Buffer,
+  at: number,
+  length: number,
+): { name: string; end: number } | undefined {
   if (bytes[at] !== QUOTE) return undefined;
   let escaped = false;
-  for (let i = at + 1; i < bytes.length; i++) {
+  for (let i = at + 1; i < length; i++) {
     const byte = bytes[i] as number;
     if (byte < 0x20) return undefined;
     if (byte === BACKSLASH) {
@@ -185,6 +291,11 @@ function readKey(bytes: Buffer, at: number): { name: string; end: number } | und
     }
   }
   return undefined;
+}
+
+/** The pieces as one buffer (the one piece itself, when there is one). */
+function joined(pieces: readonly Buffer[]): Buffer {
+  return pieces.length === 1 && pieces[0] ? pieces[0] : Buffer.concat(pieces);
 }
 
 /**

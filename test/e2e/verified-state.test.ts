@@ -230,6 +230,32 @@ describe('the verified state (catalog fingerprint)', () => {
     expect(await db.query(`SELECT 1 FROM team_roles WHERE name = 'Viewer'`)).toHaveLength(1);
   });
 
+  it('a large expected-schema file (read through a window, never whole) still finds drift', async () => {
+    const dir = scratchDir();
+    const file = path.join(dir, 'expected.json');
+    // Over 1 MiB: hashed and its tables found through one buffer; the drifted table read again.
+    const text = readFileSync(path.join(REPO_MIGRATIONS, 'expected-schema.json'), 'utf8');
+    writeFileSync(file, text + ' '.repeat(2 * 1024 * 1024) + '\n');
+    const copy = `${db.name}_large`;
+    await sql(`CREATE DATABASE "${copy}" TEMPLATE "${db.name}"`, urlFor('postgres', db.url));
+    const url = urlFor(copy, db.url);
+    try {
+      const passed = await preflight(['verify', '--expect', file], url);
+      expect(passed.exitCode).toBe(0);
+      await sql('ALTER TABLE users DROP COLUMN bio', url);
+      for (const args of [[], ['--full-verify']]) {
+        const result = await preflight(['verify', '--expect', file, ...args], url);
+        expect([args, result.exitCode]).toEqual([args, 8]);
+        expect(result.report.verification.method).toBe('catalog');
+        expect(result.report.verification.findings).toContainEqual(
+          expect.objectContaining({ kind: 'missing', object: 'public.users.bio' }),
+        );
+      }
+    } finally {
+      await sql(`DROP DATABASE "${copy}" WITH (FORCE)`, urlFor('postgres', db.url));
+    }
+  });
+
   it('an extra table is a warning that a fingerprint match still reports', async () => {
     await sql('CREATE TABLE scratch_notes (id int)');
     try {

@@ -10,6 +10,7 @@ import {
   formatExpectedSchema,
   readExpectedSource,
   type ExpectedSource,
+  type ReadSizes,
 } from '../../src/schema/expected-file.js';
 import type { DigestRow } from '../../src/schema/introspect-queries.js';
 import {
@@ -149,11 +150,14 @@ const directory = mkdtempSync(join(tmpdir(), 'pf-digest-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 let files = 0;
 
+/** How the files are read: held whole, or through a window as a large file is (see below). */
+let sizes: ReadSizes = {};
+
 /** The file as snapshot writes it, read as verify reads it (its tables found in its bytes). */
 async function fileSource(schema: ExpectedSchema): Promise<ExpectedSource> {
   const path = join(directory, `expected-${++files}.json`);
   writeFileSync(path, formatExpectedSchema(schema));
-  return readExpectedSource(path);
+  return readExpectedSource(path, undefined, sizes);
 }
 
 /**
@@ -199,12 +203,18 @@ async function bothWays(
   return results[0] as (typeof results)[number];
 }
 
-describe('table digests', () => {
+// Every test twice: the file held whole (as a file up to 1 MiB is), and read through a window of
+// 4 KiB (as a larger one is), cut in many places.
+describe.each<[string, ReadSizes]>([
+  ['held whole', {}],
+  ['read through a window', { wholeUpTo: 0, window: 4096 }],
+])('table digests, the file %s', (_how, readSizes) => {
   let db: TestDatabase;
   let client: pg.Client;
   let expected: ExpectedSchema;
 
   beforeAll(async () => {
+    sizes = readSizes;
     db = await createTestDatabase('pf_digest');
     await db.query(SCHEMA);
     client = await connect(db);
@@ -343,7 +353,12 @@ describe('table digests', () => {
       const { path } = await fileSource(broken);
       for (const second of [undefined, helper]) {
         errors.push(
-          await parseWhileReading(client, await readExpectedSource(path), undefined, second).then(
+          await parseWhileReading(
+            client,
+            await readExpectedSource(path, undefined, sizes),
+            undefined,
+            second,
+          ).then(
             () => undefined,
             (error: unknown) => error,
           ),
@@ -397,7 +412,7 @@ describe('table digests', () => {
     expect(whole.length).toBeGreaterThan(0);
     const { compared, snapshot, vouched } = await parseWhileReading(
       client,
-      await readExpectedSource(path),
+      await readExpectedSource(path, undefined, sizes),
       undefined,
     );
     expect(vouched).toBe(0);
@@ -421,7 +436,7 @@ describe('table digests', () => {
       for (const by of [undefined, helper]) {
         const { compared, snapshot } = await parseWhileReading(
           client,
-          await readExpectedSource(path),
+          await readExpectedSource(path, undefined, sizes),
           undefined,
           by,
         );

@@ -1,18 +1,20 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { commandContext } from '../helpers/context.js';
 import type { CommandContext } from '../../src/pipeline/context.js';
+import { ConfigError } from '../../src/errors.js';
 import { loadExpected } from '../../src/pipeline/verify-step.js';
 import {
+  formatExpectedSchema,
   readAhead,
   readExpectedSource,
   readExpectedSourceIfExists,
   readExpectedSourceNow,
   readExpectedSourceNowIfExists,
 } from '../../src/schema/expected-file.js';
-import { readWhole } from '../../src/schema/read-whole.js';
+import { HEAD_BYTES, readStart } from '../../src/schema/read-whole.js';
 
 function file(text: string | Buffer): string {
   const target = path.join(mkdtempSync(path.join(tmpdir(), 'preflight-expected-')), 'e.json');
@@ -179,7 +181,95 @@ describe('an expected-schema file read whole', () => {
   });
 });
 
-// verify and status start reading the file's bytes first of all (readWhole), and make the file of
+// A file larger than 1 MiB is not held whole: hashed and its tables found through one buffer,
+// read again where needed. Here every file is, through a window of 100 bytes.
+describe('an expected-schema file read through a window', () => {
+  const WINDOW = { wholeUpTo: 0, window: 100 };
+  const text = formatExpectedSchema({
+    version: 1,
+    exhaustive: true,
+    schemas: ['app'],
+    tables: {
+      'app.a': { kind: 'table', columns: { id: { type: 'integer', nullable: false } } },
+      'app.b': { kind: 'table', columns: { ['n'.repeat(300)]: { type: 'text', nullable: true } } },
+    },
+  } as never);
+  const sha256 = createHash('sha256').update(text).digest('hex');
+
+  it('is the file held whole: hash, size, hints, tables and schema, read at once or not', async () => {
+    const target = file(text);
+    const held = await readExpectedSource(target);
+    for (const source of [
+      await readExpectedSource(target, undefined, WINDOW),
+      readExpectedSourceNow(target, WINDOW),
+    ]) {
+      expect(source.size).toBe(Buffer.byteLength(text));
+      expect(source.exhaustiveHint()).toBe(true);
+      expect(source.schemasHint()).toEqual(['app']);
+      expect(await source.hash?.()).toBe(sha256);
+      expect(source.sha256).toBe(sha256);
+      expect(source.tableSlices?.()).toEqual(held.tableSlices?.());
+      expect(source.schemaWithout?.(source.tableSlices?.() ?? [])).toEqual(
+        held.schemaWithout?.(held.tableSlices?.() ?? []),
+      );
+      expect(source.schema()).toEqual(held.schema());
+    }
+    // Hashed by the getter too, and with its tables found first.
+    const got = await readExpectedSource(target, undefined, WINDOW);
+    expect(got.sha256).toBe(sha256);
+    const sliced = await readExpectedSource(target, undefined, WINDOW);
+    expect(sliced.tableSlices?.()?.length).toBe(2);
+    expect(sliced.sha256).toBe(sha256);
+  });
+
+  it('written after its hash: a configuration problem when its tables are found, or parsed', async () => {
+    const target = file(text);
+    const written = text.replace('"integer"', '"bigint" ');
+    const sliced = await readExpectedSource(target, undefined, WINDOW);
+    expect(await sliced.hash?.()).toBe(sha256);
+    const parsed = await readExpectedSource(target, undefined, WINDOW);
+    expect(parsed.sha256).toBe(sha256);
+    writeFileSync(target, written);
+    expect(() => sliced.tableSlices?.()).toThrow(ConfigError);
+    expect(() => sliced.tableSlices?.()).toThrow(/changed while it was being read/);
+    expect(() => parsed.schema()).toThrow(/changed while it was being read/);
+    // Not hashed before: the file as it is now.
+    const later = await readExpectedSource(target, undefined, WINDOW);
+    expect(later.tableSlices?.()?.length).toBe(2);
+    expect(later.schema().tables).toEqual(JSON.parse(written).tables);
+  });
+
+  it('written after its tables were found: a configuration problem when read again for a drift', async () => {
+    const target = file(text);
+    const source = await readExpectedSource(target, undefined, WINDOW);
+    const slices = source.tableSlices?.() ?? [];
+    writeFileSync(target, text.replace('"integer"', '"bigint" '));
+    // Every table vouched for: what was read with them.
+    expect(source.schemaWithout?.(slices)?.schemas).toEqual(['app']);
+    // One not: the file is read again, and is not the file whose tables were found.
+    expect(() => source.schemaWithout?.(slices.slice(1))).toThrow(
+      /changed while it was being read/,
+    );
+  });
+
+  it('gone after its first bytes: a configuration problem that names it, however it is read', async () => {
+    const target = file(text);
+    const hashed = await readExpectedSource(target, undefined, WINDOW);
+    const got = await readExpectedSource(target, undefined, WINDOW);
+    const sliced = await readExpectedSource(target, undefined, WINDOW);
+    const parsed = await readExpectedSource(target, undefined, WINDOW);
+    rmSync(target);
+    const gone = new RegExp(`expected-schema file ${target} does not exist`);
+    await expect(hashed.hash?.()).rejects.toThrow(gone);
+    // A hash that failed is not kept: the next one starts again (and fails again).
+    await expect(hashed.hash?.()).rejects.toThrow(ConfigError);
+    expect(() => got.sha256).toThrow(gone);
+    expect(() => sliced.tableSlices?.()).toThrow(gone);
+    expect(() => parsed.schema()).toThrow(gone);
+  });
+});
+
+// verify and status start reading the file's bytes first of all (readStart), and make the file of
 // them while the command loads (readAhead), as cli/main.ts does; loadExpected takes that read for
 // the same path only, and keeps its own rules for an absent file.
 describe('an expected-schema file read ahead', () => {
@@ -187,7 +277,7 @@ describe('an expected-schema file read ahead', () => {
     const { ctx } = commandContext('verify', 'postgres://u@127.0.0.1:1/db');
     const config = { ...ctx.config, expect: { path: expectPath, explicit } };
     if (!ahead) return { ...ctx, config };
-    const bytes = readWhole(ahead);
+    const bytes = readStart(ahead, HEAD_BYTES);
     bytes.catch(() => undefined);
     return { ...ctx, config, expectedAhead: readAhead(ahead, bytes) };
   }

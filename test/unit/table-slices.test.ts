@@ -1,11 +1,23 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { sha256 } from '../../src/migrations/checksum.js';
 import { ConfigError } from '../../src/errors.js';
-import { formatExpectedSchema, readExpectedSource } from '../../src/schema/expected-file.js';
+import {
+  formatExpectedSchema,
+  readExpectedSource,
+  type ReadSizes,
+} from '../../src/schema/expected-file.js';
+import { FileWindow } from '../../src/schema/read-whole.js';
 import { tableText } from '../../src/schema/table-digest.js';
-import { findTables, withoutSlices, type TableSlice } from '../../src/schema/table-slices.js';
+import {
+  findTables,
+  scanTables,
+  withoutSlices,
+  type FoundTables,
+  type TableSlice,
+} from '../../src/schema/table-slices.js';
 import type { ExpectedSchema, TableExpectation } from '../../src/schema/types.js';
 
 const USERS: TableExpectation = {
@@ -135,6 +147,61 @@ describe('the tables of a file found in its bytes', () => {
     ]);
   });
 
+  it('are found the same through a window of any size, every byte of the file read once', () => {
+    // Lines and tables cut by the window's end, lines longer than the window, `tables` opening
+    // past the first window, a tail read to the end.
+    const text = formatExpectedSchema({
+      $schema: 'x'.repeat(3000),
+      ...FILE,
+      tables: {
+        ...FILE.tables,
+        'public.long': {
+          ...USERS,
+          columns: { ['c'.repeat(5000)]: { type: 'integer', nullable: false } },
+        },
+      },
+      functions: { 'public.f()': { kind: 'function', definition: 'y'.repeat(4000) } as never },
+    });
+    const directory = mkdtempSync(path.join(tmpdir(), 'preflight-window-'));
+    const file = path.join(directory, 'e.json');
+    writeFileSync(file, text);
+    const bytes = Buffer.from(text);
+    const whole = findTables(bytes);
+    expect(whole?.slices.map((s) => s.name)).toContain('public.long');
+    expect(whole?.head.toString()).toBe(text.slice(0, text.indexOf('"tables": {') + 11));
+    expect(Buffer.concat([whole?.head ?? Buffer.alloc(0), whole?.tail ?? Buffer.alloc(0)])).toEqual(
+      Buffer.concat([bytes.subarray(0, whole?.from), bytes.subarray(whole?.to)]),
+    );
+    const plain = (found: FoundTables | undefined) =>
+      found && { ...found, head: found.head.toString(), tail: found.tail.toString() };
+    for (const size of [1, 7, 64, 100, 4096, 1 << 20]) {
+      const hash = createHash('sha256');
+      const window = new FileWindow(file, Buffer.alloc(size), hash);
+      const found = scanTables(window);
+      window.close();
+      expect([size, plain(found)]).toEqual([size, plain(whole)]);
+      expect(hash.digest('hex')).toBe(sha256(bytes));
+    }
+  });
+
+  it('are not found through a window where they are not found whole', () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'preflight-window-'));
+    const texts = [
+      formatExpectedSchema({ version: 1, functions: {} }),
+      formatExpectedSchema(FILE).replace('"public.empty": {},', '"public.empty": {}'),
+      formatExpectedSchema(FILE).slice(0, 400),
+    ];
+    texts.forEach((text, at) => {
+      const file = path.join(directory, `e${at}.json`);
+      writeFileSync(file, text);
+      for (const size of [1, 64, 1 << 20]) {
+        const window = new FileWindow(file, Buffer.alloc(size), createHash('sha256'));
+        expect(scanTables(window)).toBeUndefined();
+        window.close();
+      }
+    });
+  });
+
   it('leave the rest of the file when taken out', () => {
     const bytes = bytesOf(FILE);
     const slices = findTables(bytes)?.slices ?? [];
@@ -147,13 +214,17 @@ describe('the tables of a file found in its bytes', () => {
   });
 });
 
-describe('a file parsed without the tables the digests vouch for', () => {
+// A file held whole, and one read through a window (as a large file is) cut in many places.
+describe.each<[string, ReadSizes]>([
+  ['held whole', {}],
+  ['read through a window of 64 bytes', { wholeUpTo: 0, window: 64 }],
+])('a file parsed without the tables the digests vouch for, %s', (_how, sizes) => {
   const directory = mkdtempSync(path.join(tmpdir(), 'preflight-slices-'));
   let n = 0;
   const sourceOf = (text: string) => {
     const file = path.join(directory, `e${++n}.json`);
     writeFileSync(file, text);
-    return readExpectedSource(file);
+    return readExpectedSource(file, undefined, sizes);
   };
   const named = (slices: readonly TableSlice[], ...names: string[]): TableSlice[] =>
     slices.filter((s) => names.includes(s.name));
@@ -250,7 +321,7 @@ describe('a file parsed without the tables the digests vouch for', () => {
       expected = (error as Error).message;
     }
     expect(expected).toMatch(/invalid JSON/);
-    const source = await readExpectedSource(whole.path);
+    const source = await readExpectedSource(whole.path, undefined, sizes);
     const slices = source.tableSlices?.() ?? [];
     // Its digest is no server's: every table but the broken one is vouched for.
     const broken = slices.find((s) => s.name === 'public.users');
