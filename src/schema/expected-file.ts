@@ -49,7 +49,8 @@ export interface ExpectedSource {
   exhaustiveHint(): boolean;
   /**
    * The tables found in the file's bytes without parsing it (table-slices.ts), found once;
-   * undefined when the file is not laid out as snapshot writes it.
+   * undefined when the file is not laid out as snapshot writes it. A large file is read again for
+   * them: ConfigError when it can no longer be read, or is not the file it was when first read.
    */
   tableSlices?(): readonly TableSlice[] | undefined;
   /**
