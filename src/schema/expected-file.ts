@@ -2,6 +2,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { readFileSync, rename as renameCallback, writeFile as writeFileCallback } from 'node:fs';
 import { promisify } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { sha256 as sha256Of } from '../migrations/checksum.js';
 import { isPlainObject, validateExpectedSchema } from './expected-validate.js';
 import { firstSyntaxError } from './json-syntax.js';
 import { FileWindow, HEAD_BYTES, readStart, readStartSync, type FileStart } from './read-whole.js';
@@ -148,7 +149,7 @@ function expectedSource(path: string, start: FileStart, window: number): Expecte
     } catch (error) {
       throw unreadableFile(path, error);
     }
-    read(createHash('sha256').update(all).digest('hex'));
+    read(sha256Of(all));
     return (bytes = all);
   };
   // The file read through a window from its start, `through` taking it on (to its end, for the
@@ -177,7 +178,7 @@ function expectedSource(path: string, start: FileStart, window: number): Expecte
     path,
     get sha256() {
       if (sha256 !== undefined) return sha256;
-      if (bytes) return (sha256 = createHash('sha256').update(bytes).digest('hex'));
+      if (bytes) return (sha256 = sha256Of(bytes));
       const through = readThrough((file) => {
         while (!file.eof) file.more(file.length);
         return true;

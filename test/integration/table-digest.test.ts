@@ -345,6 +345,35 @@ describe.each<[string, ReadSizes]>([
     }
   });
 
+  it('refuse a file written after its hash (read through a window), with or without a helper', async () => {
+    const helper = await connect(db);
+    try {
+      const { path } = await fileSource(expected);
+      for (const second of [undefined, helper]) {
+        const source = await readExpectedSource(path, undefined, sizes);
+        await source.hash?.();
+        // The same length, another file: a large one is read again for its tables, and refused.
+        writeFileSync(path, formatExpectedSchema(expected).replace('"public.', '"public_'));
+        const error: unknown = await parseWhileReading(client, source, undefined, second).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
+        if (sizes.window === undefined) {
+          // Held whole: the bytes hashed are the bytes verified; the file on disk is not read.
+          expect(error).toBeUndefined();
+        } else {
+          expect(error).toBeInstanceOf(ConfigError);
+          expect(String((error as Error).message)).toMatch(/changed while it was being read/);
+        }
+        // The session still answers after the refusal.
+        expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+        writeFileSync(path, formatExpectedSchema(expected));
+      }
+    } finally {
+      await helper.end();
+    }
+  });
+
   it('with a helper, report what the rest of the file gets wrong, as without one', async () => {
     const broken = { ...expected, functions: { 'public.f()': { kind: 'nope' } } } as never;
     const helper = await connect(db);
