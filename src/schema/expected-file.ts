@@ -5,10 +5,21 @@ import { ConfigError } from '../errors.js';
 import { sha256 as sha256Of } from '../migrations/checksum.js';
 import { isPlainObject, validateExpectedSchema } from './expected-validate.js';
 import { firstSyntaxError } from './json-syntax.js';
-import { FileWindow, HEAD_BYTES, readStart, readStartSync, type FileStart } from './read-whole.js';
+import {
+  FileWindow,
+  HEAD_BYTES,
+  readAtSync,
+  readStart,
+  readStartSync,
+  type FileStart,
+} from './read-whole.js';
 import {
   findTables,
+  firstTableIn,
+  GuidedTables,
+  guidedIn,
   scanTables,
+  type TableGuide,
   withoutSlices,
   type FoundTables,
   type TableSlice,
@@ -55,6 +66,19 @@ export interface ExpectedSource {
    */
   tableSlices?(): readonly TableSlice[] | undefined;
   /**
+   * The tables found by the server's texts of them (GuidedTables), a stretch at a time, before
+   * tableSlices; undefined once they are found. What `end` finds is what tableSlices then returns
+   * (a large file read to its end, its SHA-256 checked as every read's: ConfigError as
+   * tableSlices). Closed by the caller in any case.
+   */
+  guideSlices?(): TableWalk | undefined;
+  /**
+   * The name of the first table whose key line starts after `fraction` of the file's bytes, from
+   * a small read there (snapshot's layout); undefined when none is found there. Only a guess of
+   * where the tables are: see parseWhileReading.
+   */
+  tableAfter?(fraction: number): string | undefined;
+  /**
    * The file without the tables `vouched` (slices of tableSlices, in file order): only the rest is
    * parsed and validated (the server's digest of each vouched table equals its slice's, so each
    * is a table as snapshot writes it). Undefined when the parse shows a vouched slice is not what
@@ -62,6 +86,16 @@ export interface ExpectedSource {
    * whole file's line and column.
    */
   schemaWithout?(vouched: readonly TableSlice[]): ExpectedSchema | undefined;
+}
+
+/** A read of the file's tables by the server's texts of them (ExpectedSource.guideSlices). */
+export interface TableWalk {
+  /** Takes the next stretch of tables (GuidedTables.next). */
+  next(guide: readonly TableGuide[]): boolean;
+  /** The tables found, every stretch taken; undefined when a stretch was not what the file is. */
+  end(): readonly TableSlice[] | undefined;
+  /** Ends the read (its file closed), found or not. */
+  close(): void;
 }
 
 /**
@@ -261,6 +295,66 @@ function expectedSource(path: string, start: FileStart, window: number): Expecte
           ? (names as string[])
           : undefined;
       } catch {
+        return undefined;
+      }
+    },
+    guideSlices() {
+      if (found !== null) return undefined;
+      if (bytes) {
+        const held = guidedIn(bytes);
+        return {
+          next: (guide) => held.next(guide),
+          end: () => {
+            const tables = held.end();
+            if (tables) found = tables;
+            return tables?.slices;
+          },
+          close: () => undefined,
+        };
+      }
+      const hash = createHash('sha256');
+      const lent = borrow();
+      const file = openWindow(path, lent, hash);
+      let open = true;
+      const close = (): void => {
+        if (!open) return;
+        open = false;
+        file.close();
+        spare = lent;
+      };
+      // Any error ends the read: the file's own ConfigError for a system error.
+      const closedOnError = <T>(step: () => T): T => {
+        try {
+          return step();
+        } catch (error) {
+          close();
+          throw isSystemError(error) ? unreadableFile(path, error) : error;
+        }
+      };
+      const walk = closedOnError(() => new GuidedTables(file));
+      return {
+        next: (guide) => closedOnError(() => walk.next(guide)),
+        end: () =>
+          closedOnError(() => {
+            const tables = walk.end();
+            close();
+            if (!tables) return undefined;
+            read(hash.digest('hex'));
+            found = tables;
+            return tables.slices;
+          }),
+        close,
+      };
+    },
+    tableAfter(fraction) {
+      const at = Math.floor(size * fraction);
+      try {
+        const piece = bytes
+          ? bytes.subarray(at, at + HEAD_BYTES)
+          : readAtSync(path, at, HEAD_BYTES);
+        return firstTableIn(piece);
+      } catch {
+        // Read again for its tables, where the error is the file's.
         return undefined;
       }
     },

@@ -130,6 +130,10 @@ export interface DigestRow {
   schema: string;
   name: string;
   digest: string;
+  /** The byte length of the text the digest is of (the table's slice of the file, when equal). */
+  length: number;
+  /** How many entries each collection of the table has, in table-slices.ts COUNTED order. */
+  counts: number[];
   /** Whether the table has an INVALID index. */
   invalid: boolean;
 }
@@ -328,7 +332,7 @@ const tableColumns = (text?: string): string => `LATERAL (
       text === undefined
         ? ''
         : `,
-    ${text} AS text`
+    ${text} AS text, pg_catalog.count(*) FILTER (WHERE NOT a.attisdropped) AS n`
     }
   FROM (SELECT a.attrelid, a.attname, a.attisdropped, a.atttypid, a.atttypmod, a.attcollation,
           a.attnum, a.attnotnull, a.atthasdef, a.attgenerated, a.attidentity${
@@ -779,27 +783,18 @@ const columnItem = (depth: number): string => {
 /**
  * A table's text exactly as the expected-schema file writes it (formatExpectedSchema: 2-space
  * indentation, keys in code-point order, the table's object at TABLE_DEPTH), from the same values
- * the other kinds read; table-digest.ts hashes the same text from the file. The columns and the
- * indexes are printed by the digests' reads of the table's columns (`tc.text`, see tableColumns)
- * and indexes (`ti.text`, see tableIndexes).
+ * the other kinds read; table-digest.ts hashes the same text from the file. The columns, the
+ * indexes, the constraints and the triggers are printed by the digests' reads of them (`tc.text`,
+ * see tableColumns; `ti.text`, see tableIndexes; `tk.text` and `tt.text`, see tableCollection),
+ * which count them too.
  */
-const tableText = (serverVersionNum: number): string => {
+const tableText = (): string => {
   const d = TABLE_DEPTH;
-  /** A collection of the table: the rows of `from` keyed by `name`, each with `properties`. */
-  const collection = (name: string, properties: Properties, from: string): string =>
-    jsonEntries(name, jsonObject(inFileOrder(properties), d + 2), from, d + 1);
   return concat(
     jsonObject(
       inFileOrder([
         ['columns', 'tc.text'],
-        [
-          'constraints',
-          collection(
-            'k.conname',
-            valuesOf(constraintValues(serverVersionNum, 'ti.keys')),
-            CONSTRAINTS_OF,
-          ),
-        ],
+        ['constraints', 'tk.text'],
         ['indexes', 'ti.text'],
         ['kind', `CASE WHEN r.relkind = 'p' THEN '"partitioned"' ELSE '"table"' END`],
         ...valuesOf(TABLE_VALUES),
@@ -807,32 +802,45 @@ const tableText = (serverVersionNum: number): string => {
           'policies',
           // Most tables have none: one probe of the set of tables that have any (a hashed
           // subplan, built once), where reading each table's was an index scan each (1%).
-          `CASE WHEN r.oid IN (SELECT p.polrelid FROM pg_catalog.pg_policy p) THEN ${collection(
+          `CASE WHEN ${HAS_POLICIES} THEN ${jsonEntries(
             'p.polname',
-            [
-              ...valuesOf(POLICY_VALUES),
-              ['roles', policyRoles(d + 3)],
-              ...valuesOf(POLICY_EXPRESSIONS),
-            ],
+            jsonObject(
+              inFileOrder([
+                ...valuesOf(POLICY_VALUES),
+                ['roles', policyRoles(d + 3)],
+                ...valuesOf(POLICY_EXPRESSIONS),
+              ]),
+              d + 2,
+            ),
             POLICIES_OF,
+            d + 1,
           )} ELSE '{}' END`,
         ],
-        [
-          'triggers',
-          collection(
-            't.tgname',
-            [
-              ['definition', `pg_catalog.to_json(${TRIGGER_DEFINITION})::text`],
-              ['enabled', TRIGGER_ENABLED_JSON],
-            ],
-            TRIGGERS_OF,
-          ),
-        ],
+        ['triggers', 'tt.text'],
       ]),
       d,
     ),
   );
 };
+
+/** Whether the table `r` has any policy (see tableText). */
+const HAS_POLICIES = 'r.oid IN (SELECT p.polrelid FROM pg_catalog.pg_policy p)';
+
+/**
+ * A collection of the table `r` as a lateral subquery: `text`, its rows of `from` keyed by `name`
+ * as the file prints them (each with `properties`), and `n`, how many there are (TableSlice's
+ * counts), from the one scan.
+ */
+const tableCollection = (
+  alias: string,
+  name: string,
+  properties: Properties,
+  from: string,
+): string => `LATERAL (
+  SELECT ${jsonEntriesOf(name, jsonObject(inFileOrder(properties), TABLE_DEPTH + 2), TABLE_DEPTH + 1)} AS text,
+    pg_catalog.count(*) AS n
+  ${from}
+) ${alias}`;
 
 /** The buckets that the digests' shares (CatalogScope) are made of. */
 export const SHARE_BUCKETS = 1024;
@@ -850,7 +858,7 @@ const tableIndexes = (serverVersionNum: number): string => `LATERAL (
     jsonEntry(indexValues(serverVersionNum), TABLE_DEPTH + 2),
     TABLE_DEPTH + 1,
   )} AS text,
-    COALESCE(pg_catalog.bool_or(NOT x.indisvalid), false) AS invalid,
+    COALESCE(pg_catalog.bool_or(NOT x.indisvalid), false) AS invalid, pg_catalog.count(*) AS n,
     pg_catalog.array_agg(x.indexrelid) FILTER (WHERE ${keyColumnsOnly('x', serverVersionNum)}) AS keys
   ${INDEXES_OF}
 ) ti`;
@@ -861,20 +869,30 @@ const invalidIndex = (oid: string): string =>
 
 /**
  * The digest of every table, or of those the scope names, or of its share (see CatalogScope): the
- * SHA-256 of the table's text as the file writes it (tableText).
+ * SHA-256 of the table's text as the file writes it (tableText), with that text's length in bytes
+ * and its collections' entry counts (DigestRow), so that the file can be taken as that text where
+ * it is (table-slices.ts GuidedTables), without a look at its lines.
  */
 const digests = (serverVersionNum: number, scope: CatalogScope): string => {
   const named =
     scope.named === undefined
       ? ''
       : `\n        AND (ns.nspname || '.' || c.relname = ANY (${scope.named}) OR ${invalidIndex('c.oid')})`;
+  const qualified = `(ns.nspname || '.' || c.relname) COLLATE "C"`;
   const share =
     scope.share === undefined
       ? ''
-      : `\n        AND pg_catalog.hashint8(c.oid::pg_catalog.int8) & ${SHARE_BUCKETS - 1} BETWEEN ${scope.share[0]} AND ${scope.share[1] - 1}`;
+      : 'before' in scope.share
+        ? `\n        AND ${qualified} < ${scope.share.before}`
+        : 'from' in scope.share
+          ? `\n        AND ${qualified} >= ${scope.share.from}`
+          : `\n        AND pg_catalog.hashint8(c.oid::pg_catalog.int8) & ${SHARE_BUCKETS - 1} BETWEEN ${scope.share[0]} AND ${scope.share[1] - 1}`;
   return `
 SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name,
-  pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(${tableText(serverVersionNum)}, 'UTF8')), 'hex') AS digest,
+  pg_catalog.encode(pg_catalog.sha256(tx.bytes), 'hex') AS digest,
+  pg_catalog.octet_length(tx.bytes) AS length,
+  ARRAY[tc.n, tk.n, ti.n, CASE WHEN ${HAS_POLICIES}
+    THEN (SELECT pg_catalog.count(*) ${POLICIES_OF}) ELSE 0 END, tt.n] AS counts,
   ti.invalid AS invalid
 FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.relrowsecurity,
              c.relforcerowsecurity, c.relispartition, c.relpartbound
@@ -882,7 +900,18 @@ FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.re
       WHERE c.relkind IN ('r', 'p') AND ${notInExtension('c', 'pg_class')}${named}${share}) r,
   ${TABLE_DEFAULTS},
   ${tableColumns(jsonAggregate('{}', [columnItem(TABLE_DEPTH + 2)], 'a.attname', TABLE_DEPTH + 1, 'NOT a.attisdropped'))},
-  ${tableIndexes(serverVersionNum)}`;
+  ${tableIndexes(serverVersionNum)},
+  ${tableCollection('tk', 'k.conname', valuesOf(constraintValues(serverVersionNum, 'ti.keys')), CONSTRAINTS_OF)},
+  ${tableCollection(
+    'tt',
+    't.tgname',
+    [
+      ['definition', `pg_catalog.to_json(${TRIGGER_DEFINITION})::text`],
+      ['enabled', TRIGGER_ENABLED_JSON],
+    ],
+    TRIGGERS_OF,
+  )},
+  LATERAL (SELECT pg_catalog.convert_to(${tableText()}, 'UTF8') AS bytes OFFSET 0) tx`;
 };
 
 const FUNCTIONS = `
@@ -954,10 +983,13 @@ export interface CatalogScope {
   readonly tables?: 'all' | 'none' | readonly number[];
   /**
    * The share of the tables whose digests the digests kind reads, so that two connections can
-   * share them: the buckets `[from, to)` of SHARE_BUCKETS, a table's bucket a hash of its OID;
-   * every table when absent.
+   * share them: the buckets `[from, to)` of SHARE_BUCKETS, a table's bucket a hash of its OID; or
+   * the tables whose qualified names (`schema.name`, in "C" order, the file's) come `before` a
+   * name or `from` it on (an escaped text literal), each share one stretch of the file; every
+   * table when absent.
    */
-  readonly share?: readonly [number, number];
+  readonly share?:
+    readonly [number, number] | { readonly before: string } | { readonly from: string };
   /**
    * An escaped `ARRAY[...]::text[]` of qualified table names (`schema.name`): the digests kind
    * reads only those tables, and those with an INVALID index. Every table when absent.

@@ -61,11 +61,15 @@ export interface Before {
 /** A catalog read for a verification, sent: `finish` completes it (see startDigestRead). */
 export interface DigestRead {
   /**
-   * With a helper, whether the first of the two digests' statements to answer succeeded, once it
-   * has (never rejects): the other may still be read, and the caller's work meanwhile costs no
-   * time.
+   * The digests of every table read, once every share has answered (rejected as the read failed,
+   * which finish then throws too).
    */
-  readonly firstAnswered?: Promise<boolean>;
+  readonly digests: Promise<DigestRow[]>;
+  /**
+   * The digests by stretch of the file, in file order, each as soon as it is in: the session's
+   * share, then the helper's, when they were split by name; else all of them, as `digests`.
+   */
+  readonly shares: readonly Promise<DigestRow[]>[];
   /**
    * Awaits the digests, reads in full the tables that `plan` (given the digests) names in its
    * `read` (calling `meanwhile` once that read is sent, for work of the caller's while the server
@@ -94,10 +98,13 @@ export type Helper = pg.ClientBase | Promise<pg.ClientBase | undefined> | undefi
  * the caller's `before` (from a lookup made right before); without it, the session's snapshot is
  * pinned first (one round trip, in a read-only repeatable-read transaction) and the fingerprint
  * taken in it is older than any read. With a `helper` (a second connection, opened by the
- * caller), the session and the helper share the tables' digests (the session a third of them when
- * it takes the first fingerprint, else 27/64): two server processes for the catalog of thousands
- * of tables. The session's share does not wait for a helper still connecting, and the session
- * reads the helper's share too when it could not connect. `only` (qualified names) limits the
+ * caller), the session and the helper share the tables' digests: two server processes for the
+ * catalog of thousands of tables. With `splitAt` (a qualified name), the session's share is the
+ * tables whose names come before it (in the file's order), the helper's the rest, so that each is
+ * one stretch of the file (`shares`); without, a share is a set of buckets of a hash of the
+ * tables' OIDs (the session's a third when it takes the first fingerprint, else 27/64). The
+ * session's share does not wait for a helper still connecting, and the session reads the helper's
+ * share too when it could not connect. `only` (qualified names) limits the
  * digests to those tables and the ones with an INVALID index. Without `fingerprinted` (nothing
  * will be recorded) no fingerprint is taken, and none is returned. The last fingerprint is taken
  * once every read is done, so that equal fingerprints vouch for all of them; it is not taken at
@@ -111,6 +118,7 @@ export async function startDigestRead(
   helper: Helper,
   only?: readonly string[],
   fingerprinted = true,
+  splitAt?: string,
 ): Promise<DigestRead> {
   // Known to preflight's session without a wait: the pin goes out before the caller parses.
   const version = knownServerVersion(client) ?? (await serverVersionNum(client));
@@ -121,18 +129,27 @@ export async function startDigestRead(
   // On a pipelined session these go out together: fingerprint, first read, end of transaction.
   const first =
     pinned === undefined ? Promise.resolve(before?.fingerprint ?? '') : readFingerprint(client);
-  // The session's share of the digests: 27/64, so that it ends first, by about as long as the
-  // caller's work on its answer and on the file takes (its answer parsed, the file's tables sliced
-  // and hashed, see parseWhileReading), which then runs beside the helper's read alone; a third
-  // when it takes the fingerprint first (about half as long as its share's read, at 5,000 tables).
+  // By OID hash, the session's share of the digests: 27/64, so that it ends first (it also reads
+  // every other kind); a third when it takes the fingerprint first (about half as long as its
+  // share's read, at 5,000 tables).
   const split = pinned === undefined ? (SHARE_BUCKETS * 27) / 64 : Math.round(SHARE_BUCKETS / 3);
+  // By name, when the caller says where the helper's share starts: each share one stretch of the
+  // file, in file order (see DigestRead's shares).
+  const byName = splitAt === undefined ? undefined : client.escapeLiteral(splitAt);
+  const shares: readonly [CatalogScope['share'], CatalogScope['share']] =
+    byName === undefined
+      ? [
+          [0, split],
+          [split, SHARE_BUCKETS],
+        ]
+      : [{ before: byName }, { from: byName }];
   // Every kind but the tables' (of the views: their indexes and triggers), and digests.
   const main = readCatalog(
     client,
     schemas,
     version,
     [...CATALOG_KINDS, 'digests'],
-    { tables: 'none', ...(helper ? { share: [0, split] as const } : {}) },
+    { tables: 'none', ...(helper ? { share: shares[0] } : {}) },
     only,
   );
   // COMMIT of a transaction that failed rolls it back: the session is left clean either way.
@@ -149,26 +166,30 @@ export async function startDigestRead(
         schemas,
         version,
         ['digests'],
-        { tables: 'none', share: [split, SHARE_BUCKETS] },
+        { tables: 'none', share: shares[1] },
         only,
       )
     : undefined;
   // Awaited by finish; until then a failure must not count as unhandled.
   const reads = Promise.all([first, main, side]).finally(() => ended.catch(() => undefined));
   reads.catch(() => undefined);
+  const digests = reads.then(([, mainRows, sideRows]) => [
+    ...mainRows().digests,
+    ...(sideRows?.().digests ?? []),
+  ]);
+  digests.catch(() => undefined);
+  const stretches =
+    side && byName !== undefined
+      ? [main, side].map((share) => share.then((rows) => rows().digests))
+      : [digests];
+  for (const stretch of stretches) stretch.catch(() => undefined);
   return {
-    ...(side
-      ? {
-          firstAnswered: Promise.race([main, side]).then(
-            () => true,
-            () => false,
-          ),
-        }
-      : {}),
+    digests,
+    shares: stretches,
     async finish(planned, meanwhile) {
-      const [taken, mainRows, sideRows] = await reads;
+      const [taken, mainRows] = await reads;
       const rows = mainRows();
-      const plan = planned([...rows.digests, ...(sideRows?.().digests ?? [])]);
+      const plan = planned(await digests);
       const { read } = plan;
       const tables =
         read.length > 0
@@ -328,7 +349,8 @@ async function readCatalog(
   const row = all[2]?.rows[0] as { catalog: string } | undefined;
   if (!row) throw new Error('catalog query returned no result');
   const { catalog } = row;
-  return () => JSON.parse(catalog) as CatalogRows;
+  let rows: CatalogRows | undefined;
+  return () => (rows ??= JSON.parse(catalog) as CatalogRows);
 }
 
 const TRIGGER_ENABLED: Record<TriggerRow['enabled'], TriggerEnabled> = {

@@ -97,11 +97,24 @@ async function readFrom(fd: number, bytes: Buffer): Promise<Buffer> {
   return at < bytes.length ? bytes.subarray(0, at) : bytes;
 }
 
-/** readFrom on this thread. */
-function readFromSync(fd: number, bytes: Buffer): Buffer {
+/**
+ * Up to `length` bytes of the file at `path` from `offset` on (fewer at its end, none past it),
+ * on this thread.
+ */
+export function readAtSync(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    return readFromSync(fd, Buffer.allocUnsafe(length), offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readFrom on this thread (from `offset` in the file). */
+function readFromSync(fd: number, bytes: Buffer, offset = 0): Buffer {
   let at = 0;
   while (at < bytes.length) {
-    const bytesRead = readSync(fd, bytes, at, bytes.length - at, at);
+    const bytesRead = readSync(fd, bytes, at, bytes.length - at, offset + at);
     if (bytesRead === 0) break;
     at += bytesRead;
   }

@@ -125,34 +125,11 @@ export function findTables(bytes: Buffer): FoundTables | undefined {
  * that the window cuts is hashed in pieces. The tail is read to the file's end.
  */
 export function scanTables(window: Window): FoundTables | undefined {
-  const head: Buffer[] = [];
-  // `tables` opens where its line is; its line may be cut by the window's end.
-  let at = window.bytes.subarray(0, window.length).indexOf(TABLES_OPEN);
-  while (at === -1) {
-    if (window.eof) return undefined;
-    const keep = Math.max(0, window.length - TABLES_OPEN.length + 1);
-    head.push(window.take(0, keep));
-    window.more(keep);
-    at = window.bytes.subarray(0, window.length).indexOf(TABLES_OPEN);
-  }
-  let open = at + TABLES_OPEN.length;
-  const from = window.base + open;
-  head.push(window.take(0, open));
-  if (open === window.length && !window.eof) {
-    window.more(open);
-    open = 0;
-  }
-  // The tables end at a line break; what follows, to the end of the file, is the tail.
-  const tail = (i: number): Buffer => {
-    const pieces = [window.take(i, window.length)];
-    while (!window.eof) {
-      window.more(window.length);
-      pieces.push(window.take(0, window.length));
-    }
-    return joined(pieces);
-  };
+  const opened = openTables(window);
+  if (!opened) return undefined;
+  const { from, head, open } = opened;
   if (window.bytes[open] === CLOSE_BRACE) {
-    return { slices: [], from, to: from, all: true, head: joined(head), tail: tail(open) };
+    return { slices: [], from, to: from, all: true, head, tail: tailFrom(window, open) };
   }
   const slices: TableSlice[] = [];
   const seen = new Map<string, number>();
@@ -219,8 +196,8 @@ export function scanTables(window: Window): FoundTables | undefined {
         from,
         to,
         all: once.length === slices.length,
-        head: joined(head),
-        tail: tail(i),
+        head,
+        tail: tailFrom(window, i),
       };
     } else {
       return undefined;
@@ -242,6 +219,186 @@ export function scanTables(window: Window): FoundTables | undefined {
   }
   return undefined;
 }
+
+/** Where `tables` opens in a window (see openTables). */
+interface Opened {
+  /** Where the content of `tables` starts in the file (after `{`). */
+  readonly from: number;
+  /** The file's bytes before `from`. */
+  readonly head: Buffer;
+  /** Where the content of `tables` starts in the window (moved on to hold it). */
+  readonly open: number;
+}
+
+/** Finds `"tables": {` on a line of its own in the window (moved on until it holds it). */
+function openTables(window: Window): Opened | undefined {
+  const head: Buffer[] = [];
+  // `tables` opens where its line is; its line may be cut by the window's end.
+  let at = window.bytes.subarray(0, window.length).indexOf(TABLES_OPEN);
+  while (at === -1) {
+    if (window.eof) return undefined;
+    const keep = Math.max(0, window.length - TABLES_OPEN.length + 1);
+    head.push(window.take(0, keep));
+    window.more(keep);
+    at = window.bytes.subarray(0, window.length).indexOf(TABLES_OPEN);
+  }
+  let open = at + TABLES_OPEN.length;
+  const from = window.base + open;
+  head.push(window.take(0, open));
+  if (open === window.length && !window.eof) {
+    window.more(open);
+    open = 0;
+  }
+  return { from, head: joined(head), open };
+}
+
+/** The window's bytes from `at` on, to the end of the file (read to its end). */
+function tailFrom(window: Window, at: number): Buffer {
+  const pieces = [window.take(at, window.length)];
+  while (!window.eof) {
+    window.more(window.length);
+    pieces.push(window.take(0, window.length));
+  }
+  return joined(pieces);
+}
+
+/** A table as the server prints it (DigestRow): its text's length, digest and counts. */
+export interface TableGuide {
+  /** The qualified name, the table's key in the file. */
+  readonly name: string;
+  readonly length: number;
+  readonly digest: string;
+  readonly counts: readonly number[];
+}
+
+const TABLES_CLOSE = Buffer.from('\n  }');
+const COMMA_BYTE = Buffer.from(',');
+
+/**
+ * The tables of a file found by the server's texts of them, without a line looked at, a stretch
+ * of tables at a time (each share of the digests its own stretch, in file order): each `next`
+ * guide (in file order, the code-point order of the names) says what snapshot writes for those
+ * tables of the catalog, so the file is taken as that, byte for byte: each table's key line, then
+ * `length` bytes whose SHA-256 is `digest`, with a comma between tables; `end` then takes the
+ * closing line of `tables` and reads the rest of the file. The walk stops at the first byte that
+ * differs (a table changed, missing or added, a name given twice, another layout): the caller then
+ * scans the file (scanTables), which finds what the file holds. A slice found here is one
+ * scanTables finds too, with the same digest and counts (the server's, for the same text).
+ */
+export class GuidedTables {
+  private readonly opened: Opened | undefined;
+  private readonly slices: TableSlice[] = [];
+  private readonly names = new Set<string>();
+  private i: number;
+  private failed: boolean;
+
+  constructor(private readonly window: Window) {
+    this.opened = openTables(window);
+    this.failed = this.opened === undefined;
+    this.i = this.opened?.open ?? 0;
+  }
+
+  /** Takes the next stretch of tables; false (and the walk over) at the first byte that differs. */
+  next(guide: readonly TableGuide[]): boolean {
+    if (this.failed) return false;
+    for (const table of guide) {
+      if (!this.table(table)) {
+        this.failed = true;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The tables found, once every stretch is taken; undefined when one was not what the file is. */
+  end(): FoundTables | undefined {
+    const { opened, window } = this;
+    if (this.failed || !opened) return undefined;
+    this.failed = true;
+    const { from, head } = opened;
+    if (this.slices.length === 0) {
+      if (window.bytes[this.i] !== CLOSE_BRACE) return undefined;
+      return { slices: [], from, to: from, all: true, head, tail: tailFrom(window, this.i) };
+    }
+    // The closing line, left in the tail.
+    if (!this.expect(TABLES_CLOSE)) return undefined;
+    this.i -= TABLES_CLOSE.length;
+    const to = window.base + this.i;
+    return { slices: this.slices, from, to, all: true, head, tail: tailFrom(window, this.i) };
+  }
+
+  /** Takes one table: its key line (after a comma but for the first), its text, its digest. */
+  private table({ name, length, digest, counts }: TableGuide): boolean {
+    const { window } = this;
+    if (this.names.has(name)) return false;
+    this.names.add(name);
+    if (this.slices.length > 0 && !this.expect(COMMA_BYTE)) return false;
+    if (!this.expect(Buffer.from(`\n    ${JSON.stringify(name)}: `))) return false;
+    const start = window.base + this.i;
+    let hashed: string;
+    if (this.i + length <= window.length) {
+      hashed = sha256(window.bytes.subarray(this.i, this.i + length));
+      this.i += length;
+    } else {
+      // Cut by the window's end: hashed a window at a time.
+      const hash = createHash('sha256');
+      let left = length;
+      while (left > 0) {
+        if (!this.holds(1)) return false;
+        const n = Math.min(left, window.length - this.i);
+        hash.update(window.bytes.subarray(this.i, this.i + n));
+        this.i += n;
+        left -= n;
+      }
+      hashed = hash.digest('hex');
+    }
+    if (hashed !== digest) return false;
+    this.slices.push({ name, start, end: window.base + this.i, digest, counts });
+    return true;
+  }
+
+  /** Whether the window holds `n` bytes from i on (moved on, or grown, to hold them). */
+  private holds(n: number): boolean {
+    const { window } = this;
+    while (this.i + n > window.length && !window.eof) {
+      window.more(this.i);
+      this.i = 0;
+    }
+    return this.i + n <= window.length;
+  }
+
+  /** Whether the bytes at i are `text` (i then moves past them). */
+  private expect(text: Buffer): boolean {
+    if (!this.holds(text.length)) return false;
+    const { i } = this;
+    if (this.window.bytes.compare(text, 0, text.length, i, i + text.length) !== 0) return false;
+    this.i += text.length;
+    return true;
+  }
+}
+
+/** GuidedTables over a whole file's bytes. */
+export function guidedIn(bytes: Buffer): GuidedTables {
+  return new GuidedTables(wholeWindow(bytes));
+}
+
+/**
+ * The name of the first table whose key line starts in `bytes` (a piece of a file laid out as
+ * snapshot writes it, read from anywhere in its tables): a line of the second level that starts
+ * with a key whose value is an object is a table's there (or, past the tables, a function's,
+ * a view's...: a guess). Undefined when `bytes` hold none.
+ */
+export function firstTableIn(bytes: Buffer): string | undefined {
+  for (let at = bytes.indexOf(TABLE_KEY); at !== -1; at = bytes.indexOf(TABLE_KEY, at + 1)) {
+    const key = readKey(bytes, at + TABLE_KEY.length - 1, bytes.length);
+    // An object's key: a string of a list (the schemas') or a key of another value is not.
+    if (key && bytes[key.end] === COLON && bytes[key.end + 1] === SPACE)
+      if (bytes[key.end + 2] === OPEN_BRACE) return key.name;
+  }
+  return undefined;
+}
+
+const TABLE_KEY = Buffer.from('\n    "');
 
 /*
  * The two scans of every line, as functions of their own: called hundreds of thousands of times,

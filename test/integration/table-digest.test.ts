@@ -19,8 +19,8 @@ import {
   startDigestRead,
 } from '../../src/schema/introspect.js';
 import { expectedTableDigests } from '../../src/schema/table-digest.js';
-import { findTables } from '../../src/schema/table-slices.js';
-import { schemasOf, type ExpectedSchema } from '../../src/schema/types.js';
+import { COUNTED, findTables } from '../../src/schema/table-slices.js';
+import { byCodePoint, schemasOf, type ExpectedSchema } from '../../src/schema/types.js';
 import { connectAsSession, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 // Every property a table's digest covers, and names and texts that JSON must escape: the server's
@@ -116,17 +116,34 @@ const DRIFTS: readonly (readonly [string, string, string])[] = [
 
 const connect = (db: TestDatabase): Promise<pg.Client> => connectAsSession(db.url);
 
-/** The server's digests of the tables of `schemas` (`only` those named; on `helper` too when given). */
+/**
+ * The server's rows of the tables of `schemas` (`only` those named; on `helper` too when given,
+ * the session's share the names before `splitAt` when given): all of them, and by share.
+ */
+async function serverRows(
+  client: pg.Client,
+  schemas: readonly string[],
+  helper?: pg.Client,
+  only?: readonly string[],
+  splitAt?: string,
+): Promise<{ rows: DigestRow[]; shares: DigestRow[][] }> {
+  const read = await startDigestRead(client, schemas, undefined, helper, only, true, splitAt);
+  const shares = await Promise.all(read.shares);
+  const { plan } = await read.finish((digests: DigestRow[]) => ({ read: [], digests }));
+  return { rows: plan.digests, shares };
+}
+
+/** The server's digests of the tables of `schemas` (see serverRows). */
 async function serverDigests(
   client: pg.Client,
   schemas: readonly string[],
   helper?: pg.Client,
   only?: readonly string[],
+  splitAt?: string,
 ): Promise<Map<string, string>> {
-  const read = await startDigestRead(client, schemas, undefined, helper, only);
-  const { plan } = await read.finish((digests: DigestRow[]) => ({ read: [], digests }));
+  const { rows } = await serverRows(client, schemas, helper, only, splitAt);
   const tables = new Map<string, string>();
-  for (const { schema, name, digest } of plan.digests) {
+  for (const { schema, name, digest } of rows) {
     expect(tables.has(`${schema}.${name}`)).toBe(false);
     tables.set(`${schema}.${name}`, digest);
   }
@@ -158,6 +175,36 @@ async function fileSource(schema: ExpectedSchema): Promise<ExpectedSource> {
   const path = join(directory, `expected-${++files}.json`);
   writeFileSync(path, formatExpectedSchema(schema));
   return readExpectedSource(path, undefined, sizes);
+}
+
+/**
+ * `file`, its reads of its tables written down in `events`: each stretch the server's texts guide
+ * (`stretch <tables> <taken>`), and each scan (`scanned`).
+ */
+function watchReads(file: ExpectedSource, events: string[]): ExpectedSource {
+  const guideSlices = file.guideSlices?.bind(file);
+  const tableSlices = file.tableSlices?.bind(file);
+  return {
+    ...file,
+    guideSlices: () => {
+      const walk = guideSlices?.();
+      return (
+        walk && {
+          next: (guide) => {
+            const taken = walk.next(guide);
+            events.push(`stretch ${guide.length} ${String(taken)}`);
+            return taken;
+          },
+          end: () => walk.end(),
+          close: () => walk.close(),
+        }
+      );
+    },
+    tableSlices: () => {
+      events.push('scanned');
+      return tableSlices?.();
+    },
+  };
 }
 
 /**
@@ -235,14 +282,62 @@ describe.each<[string, ReadSizes]>([
     expect([...fromServer.keys()].sort()).toEqual(Object.keys(expected.tables ?? {}).sort());
     expect(new Map([...fromSnapshot].sort())).toEqual(new Map([...fromServer].sort()));
     expect(new Map([...fromFile].sort())).toEqual(new Map([...fromServer].sort()));
+    // Each text's length is its slice's, and its collections' counts are the file's.
+    const { rows } = await serverRows(client, ['public', 'billing']);
+    const server = rows.map(({ schema, name, length, counts }) => ({
+      name: `${schema}.${name}`,
+      length,
+      counts,
+    }));
+    const file = slices.map(({ name, start, end, counts }) => ({
+      name,
+      length: end - start,
+      counts,
+    }));
+    const byName = (a: { name: string }, b: { name: string }): number =>
+      byCodePoint(a.name, b.name);
+    expect(server.sort(byName)).toEqual(file.sort(byName));
+    // Every collection has entries somewhere, so that each count is checked.
+    for (const [k, collection] of COUNTED.entries())
+      expect([collection, file.some(({ counts }) => (counts[k] ?? 0) > 0)]).toEqual([
+        collection,
+        true,
+      ]);
   });
 
-  it('are the same split over a helper connection', async () => {
+  it('are the same split over a helper connection, by OID or by name', async () => {
     const helper = await connect(db);
     try {
-      expect(await serverDigests(client, ['public', 'billing'], helper)).toEqual(
-        await serverDigests(client, ['public', 'billing']),
-      );
+      const alone = await serverDigests(client, ['public', 'billing']);
+      expect(await serverDigests(client, ['public', 'billing'], helper)).toEqual(alone);
+      // By name: the session's share the tables before the name, the helper's the rest, each a
+      // stretch of the file (its names in the file's order), whatever the name.
+      const names = [...alone.keys()].sort(byCodePoint);
+      for (const splitAt of [
+        '',
+        'billing.rates',
+        'public.e',
+        'public.events',
+        names[3] ?? '',
+        '~',
+      ]) {
+        const { rows, shares } = await serverRows(
+          client,
+          ['public', 'billing'],
+          helper,
+          undefined,
+          splitAt,
+        );
+        expect(new Map(rows.map((r) => [`${r.schema}.${r.name}`, r.digest]))).toEqual(alone);
+        const [session, theirs] = shares.map((share) =>
+          share.map((r) => `${r.schema}.${r.name}`).sort(byCodePoint),
+        );
+        expect([splitAt, session, theirs]).toEqual([
+          splitAt,
+          names.filter((name) => name < splitAt),
+          names.filter((name) => name >= splitAt),
+        ]);
+      }
     } finally {
       await helper.end();
     }
@@ -256,7 +351,7 @@ describe.each<[string, ReadSizes]>([
     expect(result.vouched).toBe(Object.keys(expected.tables ?? {}).length);
   });
 
-  it("with a helper, parse the rest of the file at the first share's answer, again only after a drift", async () => {
+  it('with a helper, parse the rest of the file once, without the tables a drift changed', async () => {
     const helper = await connect(db);
     try {
       for (const drift of [false, true]) {
@@ -270,7 +365,7 @@ describe.each<[string, ReadSizes]>([
             return schemaWithout?.(vouched);
           },
         };
-        const tables = (file.tableSlices?.() ?? []).map((slice) => slice.name);
+        const tables = Object.keys(expected.tables ?? {}).sort(byCodePoint);
         if (drift) await client.query('ALTER TABLE billing.rates ADD COLUMN extra int');
         try {
           const { compared, snapshot } = await parseWhileReading(
@@ -286,11 +381,11 @@ describe.each<[string, ReadSizes]>([
           );
           expect(compareSchema(compared, snapshot, { strict: false })).toEqual(whole);
           expect(whole.length > 0).toBe(drift);
-          // Parsed ahead as if every table were vouched for, at the first share's answer; after a
-          // drift, parsed again without the table that is read and compared (billing.rates).
-          expect(calls).toEqual(
-            drift ? [tables, tables.filter((name) => name !== 'billing.rates')] : [tables],
-          );
+          // Parsed once, without the tables the digests vouch for: after a drift, all but the
+          // one that is read and compared (billing.rates).
+          expect(calls).toEqual([
+            drift ? tables.filter((name) => name !== 'billing.rates') : tables,
+          ]);
         } finally {
           if (drift) await client.query('ALTER TABLE billing.rates DROP COLUMN extra');
         }
@@ -300,17 +395,17 @@ describe.each<[string, ReadSizes]>([
     }
   });
 
-  it("with a helper, slice the file's tables once the first share is in; alone, while the server reads", async () => {
+  it("take each stretch of the file as its share's answer comes in, without a scan", async () => {
     const helper = await connect(db);
-    // Each digests statement's answer, and the slicing of the file, in the order they happen.
+    // Each digests statement's answer, and each step of the file's read, in the order they happen.
     const events: string[] = [];
-    const watch = (connection: pg.Client): (() => void) => {
+    const watch = (connection: pg.Client, who: string): (() => void) => {
       const query = connection.query.bind(connection) as (text: unknown) => Promise<unknown>;
       const watched = (text: unknown): Promise<unknown> => {
         const sent = query(text);
         if (typeof text === 'string' && text.includes("'digests'"))
           void sent.then(
-            () => events.push('answered'),
+            () => events.push(`${who} answered`),
             () => undefined,
           );
         return sent;
@@ -318,29 +413,59 @@ describe.each<[string, ReadSizes]>([
       Object.assign(connection, { query: watched });
       return () => Reflect.deleteProperty(connection, 'query');
     };
-    const unwatch = [watch(client), watch(helper)];
+    const unwatch = [watch(client, 'session'), watch(helper, 'helper')];
     try {
       for (const second of [helper, undefined]) {
         events.length = 0;
-        const file = await fileSource(expected);
-        const tableSlices = file.tableSlices?.bind(file);
-        const watched: ExpectedSource = {
-          ...file,
-          tableSlices: () => {
-            events.push('sliced');
-            return tableSlices?.();
-          },
-        };
+        const watched = watchReads(await fileSource(expected), events);
         const { vouched } = await parseWhileReading(client, watched, undefined, second);
-        expect(vouched).toBe(Object.keys(expected.tables ?? {}).length);
-        // With a helper, two server processes read at once until the first answer: node's work
-        // waits for it. Alone, the server has the other core.
-        expect(events).toEqual(
-          second ? ['answered', 'sliced', 'answered'] : ['sliced', 'answered'],
-        );
+        const tables = Object.keys(expected.tables ?? {}).length;
+        expect(vouched).toBe(tables);
+        expect(events).not.toContain('scanned');
+        const stretches = events.filter((event) => event.startsWith('stretch'));
+        if (second) {
+          // The session's stretch (the tables before the one after 30/64 of the file), once its
+          // answer is in; the helper's, once its own is in.
+          expect(stretches).toHaveLength(2);
+          const [mine, theirs] = stretches.map((event) => events.indexOf(event));
+          expect(mine).toBeGreaterThan(events.indexOf('session answered'));
+          expect(theirs).toBeGreaterThan(events.indexOf('helper answered'));
+          const sizes = stretches.map((event) => Number(event.split(' ')[1]));
+          expect(sizes).not.toContain(0);
+          expect(sizes.reduce((a, b) => a + b)).toBe(tables);
+        } else {
+          expect(events).toEqual(['session answered', `stretch ${tables} true`]);
+        }
       }
     } finally {
       for (const undo of unwatch) undo();
+      await helper.end();
+    }
+  });
+
+  it('scan the file at once when the first stretch is not what the server printed', async () => {
+    const helper = await connect(db);
+    try {
+      await client.query('ALTER TABLE billing.rates ADD COLUMN extra int');
+      try {
+        const events: string[] = [];
+        const watched = watchReads(await fileSource(expected), events);
+        const { compared, snapshot, vouched } = await parseWhileReading(
+          client,
+          watched,
+          undefined,
+          helper,
+        );
+        // billing.rates sorts first: its stretch is refused, and the file is scanned at once,
+        // without waiting for the helper's share.
+        expect(events).toEqual([expect.stringMatching(/^stretch \d+ false$/), 'scanned']);
+        expect(vouched).toBe(Object.keys(expected.tables ?? {}).length - 1);
+        const found = compareSchema(compared, snapshot, { strict: false });
+        expect(found.map((f) => `${f.kind} ${f.object}`)).toEqual(['extra billing.rates.extra']);
+      } finally {
+        await client.query('ALTER TABLE billing.rates DROP COLUMN extra');
+      }
+    } finally {
       await helper.end();
     }
   });

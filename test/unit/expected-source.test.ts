@@ -252,6 +252,83 @@ describe('an expected-schema file read through a window', () => {
     );
   });
 
+  it("has its tables found by the server's texts of them, as held whole, and only once", async () => {
+    const target = file(text);
+    const held = await readExpectedSource(target);
+    const slices = held.tableSlices?.() ?? [];
+    const guide = slices.map(({ name, start, end, digest, counts }) => ({
+      name,
+      length: end - start,
+      digest,
+      counts,
+    }));
+    for (const cut of [0, 1, 2]) {
+      const source = await readExpectedSource(target, undefined, WINDOW);
+      expect(await source.hash?.()).toBe(sha256);
+      const walk = source.guideSlices?.();
+      expect(walk?.next(guide.slice(0, cut))).toBe(true);
+      expect(walk?.next(guide.slice(cut))).toBe(true);
+      expect(walk?.end()).toEqual(slices);
+      walk?.close();
+      // Found: tableSlices returns them without a read, and no walk starts again.
+      rmSync(target);
+      expect(source.tableSlices?.()).toEqual(slices);
+      expect(source.guideSlices?.()).toBeUndefined();
+      writeFileSync(target, text);
+    }
+    // Not what the file is: nothing found, and tableSlices scans the file.
+    const source = await readExpectedSource(target, undefined, WINDOW);
+    const walk = source.guideSlices?.();
+    expect(walk?.next(guide.slice(1))).toBe(false);
+    expect(walk?.end()).toBeUndefined();
+    walk?.close();
+    expect(source.tableSlices?.()).toEqual(slices);
+  });
+
+  it("written after its hash, or gone: a configuration problem when found by the server's texts", async () => {
+    // A long rest after the tables: not read yet when the last stretch is taken.
+    const long = formatExpectedSchema({
+      ...(JSON.parse(text) as object),
+      functions: { 'app.f()': { kind: 'function', definition: 'y'.repeat(2000) } },
+    } as never);
+    const target = file(long);
+    const held = await readExpectedSource(target);
+    const guide = (held.tableSlices?.() ?? []).map(({ name, start, end, digest, counts }) => ({
+      name,
+      length: end - start,
+      digest,
+      counts,
+    }));
+    const source = await readExpectedSource(target, undefined, WINDOW);
+    expect(await source.hash?.()).toBe(createHash('sha256').update(long).digest('hex'));
+    const walk = source.guideSlices?.();
+    expect(walk?.next(guide)).toBe(true);
+    // The tables are what the server printed, but the rest of the file is not what was hashed.
+    writeFileSync(target, long.replace('yyyy', 'yyyz'));
+    expect(() => walk?.end()).toThrow(/changed while it was being read/);
+    walk?.close();
+    const gone = await readExpectedSource(target, undefined, WINDOW);
+    rmSync(target);
+    expect(() => gone.guideSlices?.()).toThrow(
+      new RegExp(`expected-schema file ${target} does not exist`),
+    );
+  });
+
+  it('names a table from the middle of the file, held whole or not', async () => {
+    const target = file(text);
+    for (const source of [
+      await readExpectedSource(target),
+      await readExpectedSource(target, undefined, WINDOW),
+    ]) {
+      expect(source.tableAfter?.(0)).toBe('app.a');
+      expect(source.tableAfter?.(text.indexOf('"app.a": {') / text.length)).toBe('app.b');
+      expect(source.tableAfter?.(0.99)).toBeUndefined();
+    }
+    rmSync(target);
+    // A guess only: a file gone gives none (its read for the tables reports it).
+    expect((await readExpectedSource(file(text), undefined, WINDOW)).tableAfter?.(0)).toBe('app.a');
+  });
+
   it('gone after its first bytes: a configuration problem that names it, however it is read', async () => {
     const target = file(text);
     const hashed = await readExpectedSource(target, undefined, WINDOW);

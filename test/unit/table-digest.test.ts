@@ -99,6 +99,8 @@ describe('planByDigest', () => {
     schema: 'public',
     name,
     digest: tableDigest,
+    length: 0,
+    counts: [],
     invalid,
   });
   const file: ExpectedSchema = {

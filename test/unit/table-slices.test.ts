@@ -13,9 +13,13 @@ import { FileWindow } from '../../src/schema/read-whole.js';
 import { tableText } from '../../src/schema/table-digest.js';
 import {
   findTables,
+  firstTableIn,
+  GuidedTables,
+  guidedIn,
   scanTables,
   withoutSlices,
   type FoundTables,
+  type TableGuide,
   type TableSlice,
 } from '../../src/schema/table-slices.js';
 import type { ExpectedSchema, TableExpectation } from '../../src/schema/types.js';
@@ -70,6 +74,27 @@ const FILE: ExpectedSchema = {
 };
 
 const bytesOf = (schema: ExpectedSchema): Buffer => Buffer.from(formatExpectedSchema(schema));
+
+/**
+ * A file whose lines and tables a window cuts: lines longer than a window, `tables` opening past
+ * the first window, a long rest after the tables.
+ */
+const LONG_LINES = formatExpectedSchema({
+  $schema: 'x'.repeat(3000),
+  ...FILE,
+  tables: {
+    ...FILE.tables,
+    'public.long': {
+      ...USERS,
+      columns: { ['c'.repeat(5000)]: { type: 'integer', nullable: false } },
+    },
+  },
+  functions: { 'public.f()': { kind: 'function', definition: 'y'.repeat(4000) } as never },
+});
+
+/** What a scan or walk found, its head and tail as text (readable in a failure). */
+const plainFound = (found: FoundTables | undefined) =>
+  found && { ...found, head: found.head.toString(), tail: found.tail.toString() };
 
 describe('the tables of a file found in its bytes', () => {
   it('are each table as the file writes it: its text, digest and counts, in file order', () => {
@@ -148,20 +173,7 @@ describe('the tables of a file found in its bytes', () => {
   });
 
   it('are found the same through a window of any size, every byte of the file read once', () => {
-    // Lines and tables cut by the window's end, lines longer than the window, `tables` opening
-    // past the first window, a tail read to the end.
-    const text = formatExpectedSchema({
-      $schema: 'x'.repeat(3000),
-      ...FILE,
-      tables: {
-        ...FILE.tables,
-        'public.long': {
-          ...USERS,
-          columns: { ['c'.repeat(5000)]: { type: 'integer', nullable: false } },
-        },
-      },
-      functions: { 'public.f()': { kind: 'function', definition: 'y'.repeat(4000) } as never },
-    });
+    const text = LONG_LINES;
     const directory = mkdtempSync(path.join(tmpdir(), 'preflight-window-'));
     const file = path.join(directory, 'e.json');
     writeFileSync(file, text);
@@ -172,14 +184,12 @@ describe('the tables of a file found in its bytes', () => {
     expect(Buffer.concat([whole?.head ?? Buffer.alloc(0), whole?.tail ?? Buffer.alloc(0)])).toEqual(
       Buffer.concat([bytes.subarray(0, whole?.from), bytes.subarray(whole?.to)]),
     );
-    const plain = (found: FoundTables | undefined) =>
-      found && { ...found, head: found.head.toString(), tail: found.tail.toString() };
     for (const size of [1, 7, 64, 100, 4096, 1 << 20]) {
       const hash = createHash('sha256');
       const window = new FileWindow(file, Buffer.alloc(size), hash);
       const found = scanTables(window);
       window.close();
-      expect([size, plain(found)]).toEqual([size, plain(whole)]);
+      expect([size, plainFound(found)]).toEqual([size, plainFound(whole)]);
       expect(hash.digest('hex')).toBe(sha256(bytes));
     }
   });
@@ -215,6 +225,153 @@ describe('the tables of a file found in its bytes', () => {
 });
 
 // A file held whole, and one read through a window (as a large file is) cut in many places.
+/** The server's texts of a file's tables as a guide to it: each slice's length, digest and counts. */
+const guideOf = (found: FoundTables | undefined): TableGuide[] =>
+  (found?.slices ?? []).map(({ name, start, end, digest, counts }) => ({
+    name,
+    length: end - start,
+    digest,
+    counts,
+  }));
+
+/** The tables `walk` finds, the guide taken in stretches cut at `cuts`. */
+function walked(
+  walk: GuidedTables,
+  guide: readonly TableGuide[],
+  cuts: readonly number[] = [],
+): FoundTables | undefined {
+  let from = 0;
+  for (const cut of [...cuts, guide.length]) {
+    if (!walk.next(guide.slice(from, cut))) return undefined;
+    from = cut;
+  }
+  return walk.end();
+}
+
+describe("the tables of a file found by the server's texts of them", () => {
+  const text = LONG_LINES;
+  const bytes = Buffer.from(text);
+  const scanned = findTables(bytes);
+  const guide = guideOf(scanned);
+  const directory = mkdtempSync(path.join(tmpdir(), 'preflight-guided-'));
+  const file = path.join(directory, 'e.json');
+  writeFileSync(file, text);
+
+  it('are what the scan finds, in one stretch or in several, held whole or through any window', () => {
+    expect(guide.length).toBe(4);
+    for (let cut = 0; cut <= guide.length; cut++) {
+      expect(plainFound(walked(guidedIn(bytes), guide, [cut]))).toEqual(plainFound(scanned));
+    }
+    expect(plainFound(walked(guidedIn(bytes), guide, [1, 1, 3]))).toEqual(plainFound(scanned));
+    for (const size of [1, 7, 64, 100, 4096, 1 << 20]) {
+      for (const cut of [0, 2, guide.length]) {
+        const hash = createHash('sha256');
+        const window = new FileWindow(file, Buffer.alloc(size), hash);
+        const found = walked(new GuidedTables(window), guide, [cut]);
+        window.close();
+        expect([size, cut, plainFound(found)]).toEqual([size, cut, plainFound(scanned)]);
+        // Every byte of the file read once, to its end.
+        expect(hash.digest('hex')).toBe(sha256(bytes));
+      }
+    }
+  });
+
+  it('are none for a file whose tables are an empty list, and for an empty guide only then', () => {
+    const empty = Buffer.from(formatExpectedSchema({ ...FILE, tables: {} }));
+    expect(plainFound(walked(guidedIn(empty), []))).toEqual(plainFound(findTables(empty)));
+    expect(walked(guidedIn(bytes), [])).toBeUndefined();
+    expect(walked(guidedIn(empty), guide.slice(0, 1))).toBeUndefined();
+  });
+
+  it('are not found where the file is not what the guide says', () => {
+    const [first, second, third, fourth] = guide as [
+      TableGuide,
+      TableGuide,
+      TableGuide,
+      TableGuide,
+    ];
+    const other = '0'.repeat(64);
+    const wrong: readonly (readonly [string, TableGuide[]])[] = [
+      ['another digest', [first, { ...second, digest: other }, third, fourth]],
+      ['another length', [first, { ...second, length: second.length + 1 }, third, fourth]],
+      ['a shorter length', [first, { ...second, length: second.length - 1 }, third, fourth]],
+      [
+        'a table the file does not have',
+        [first, second, { ...third, name: 'public.new' }, third, fourth],
+      ],
+      ['a table the file has left out', [first, third, fourth]],
+      ['the last table left out', [first, second, third]],
+      ['another order', [second, first, third, fourth]],
+      ['a name given twice', [first, second, second, third, fourth]],
+      ['another name', [{ ...first, name: `${first.name} ` }, second, third, fourth]],
+    ];
+    for (const [what, tables] of wrong) {
+      expect([what, walked(guidedIn(bytes), tables)]).toEqual([what, undefined]);
+      expect([what, walked(guidedIn(bytes), tables, [2])]).toEqual([what, undefined]);
+    }
+    // A name given twice, where the file has it twice too: only a parse knows which one counts.
+    const twice = text.replace(
+      '"public.empty": {},',
+      '"public.empty": {},\n    "public.empty": {},',
+    );
+    expect(first.name).toBe('public.empty');
+    expect(
+      walked(guidedIn(Buffer.from(twice)), [first, first, second, third, fourth]),
+    ).toBeUndefined();
+    // A stretch refused ends the walk: nothing later is taken.
+    const walk = guidedIn(bytes);
+    expect(walk.next([second])).toBe(false);
+    expect(walk.next(guide)).toBe(false);
+    expect(walk.end()).toBeUndefined();
+  });
+
+  it('are not found in a file laid out otherwise, though every table is the same', () => {
+    const layouts = [
+      // A comma left out between two tables (JSON.parse would refuse it; the scan refuses it too).
+      text.replace('"public.empty": {},', '"public.empty": {}'),
+      // A space before a comma, a blank line between tables, the closing line indented.
+      text.replace('"public.empty": {},', '"public.empty": {} ,'),
+      text.replace('"public.empty": {},', '"public.empty": {};'),
+      text.replace('"public.empty": {},\n', '"public.empty": {},\n\n'),
+      text.replace(/\n {4}}\n {2}},/, '\n    }\n   },'),
+      // No `tables` line at all.
+      formatExpectedSchema({ version: 1, functions: {} }),
+      text.slice(0, 400),
+    ];
+    for (const layout of layouts) {
+      expect(layout).not.toBe(text);
+      expect(walked(guidedIn(Buffer.from(layout)), guide)).toBeUndefined();
+    }
+  });
+
+  it('name the first table whose key line starts in a piece of the file, wherever it was cut', () => {
+    const names = guide.map(({ name }) => name);
+    for (const slice of scanned?.slices ?? []) {
+      // From inside the table before: the next table's key line (after the last table, the next
+      // key at that depth is a function's: only a guess of where the tables are).
+      const next = names[names.indexOf(slice.name) + 1] ?? 'public.f()';
+      expect(firstTableIn(bytes.subarray(slice.start + 1))).toBe(next);
+    }
+    // From anywhere before a key line's break: that table.
+    const at = text.indexOf('\n    "public.users": {');
+    expect(firstTableIn(bytes.subarray(at))).toBe('public.users');
+    expect(firstTableIn(bytes.subarray(at + 1))).not.toBe('public.users');
+    // Quoted and escaped names as JSON reads them.
+    const escaped = text.indexOf('\n    "public.ünïcødé \\"✓\\"": {');
+    expect(escaped).toBeGreaterThan(-1);
+    expect(firstTableIn(bytes.subarray(escaped))).toBe('public.ünïcødé "✓"');
+    // None: a piece past the tables, or one with no whole key line.
+    expect(firstTableIn(bytes.subarray(scanned?.to ?? 0))).not.toBe(names[0]);
+    expect(firstTableIn(Buffer.from('{\n  "version": 1\n}\n'))).toBeUndefined();
+    expect(firstTableIn(Buffer.from('\n    "public.cut'))).toBeUndefined();
+    expect(firstTableIn(Buffer.from('\n    "public.a": 1,'))).toBeUndefined();
+    // Past a list's string and a key of another value at that depth.
+    expect(firstTableIn(Buffer.from('\n    "app"\n  ],\n    "x": 1,\n    "app.t": {'))).toBe(
+      'app.t',
+    );
+  });
+});
+
 describe.each<[string, ReadSizes]>([
   ['held whole', {}],
   ['read through a window of 64 bytes', { wholeUpTo: 0, window: 64 }],
