@@ -185,13 +185,15 @@ const SESSION_SHARE = 30 / 64;
  * share's tables (their lengths and digests) guide the read of its stretch of the file, which
  * looks at no line where the file is what they say (GuidedTables). Where it is not (a table
  * changed, missing or added, another layout), or the read failed, the file is scanned at once
- * (tableSlices), beside the server's work left.
+ * (tableSlices), beside the server's work left. With one share (no helper, or shares not split
+ * by name), the file is scanned at once, while the server reads: on the other core, node's work
+ * then costs no time, where a walk would wait for the answer.
  */
 async function sliceByShares(
   expected: ExpectedSource,
   read: DigestRead,
 ): Promise<Slices | undefined> {
-  const walk = expected.guideSlices?.();
+  const walk = read.shares.length > 1 ? expected.guideSlices?.() : undefined;
   if (walk) {
     try {
       let taken = true;
