@@ -91,43 +91,16 @@ export interface TakenFingerprint {
   readonly snapshot: string;
 }
 
-/**
- * The fingerprint and its statement's snapshot, as a statement (see TakenFingerprint); with `when`
- * (an SQL condition), the fingerprint's subquery runs only when it holds (NULL otherwise).
- */
-function fingerprintStatement(when?: string): string {
-  const fingerprint =
-    when === undefined
-      ? `(${CATALOG_FINGERPRINT})`
-      : `CASE WHEN ${when} THEN (${CATALOG_FINGERPRINT}) END`;
-  return `SELECT ${fingerprint} AS fingerprint,
+/** The fingerprint and its statement's snapshot (see TakenFingerprint), as one statement. */
+export const FINGERPRINT_STATEMENT = `SELECT (${CATALOG_FINGERPRINT}) AS fingerprint,
   pg_catalog.pg_current_snapshot()::text AS snapshot`;
-}
-
-export const FINGERPRINT_STATEMENT = fingerprintStatement();
-
-/** The fingerprint a statement of fingerprintStatement took; undefined when it took none. */
-function takenBy(result: pg.QueryResult): TakenFingerprint | undefined {
-  const row = result.rows[0] as { fingerprint: string | null; snapshot: string } | undefined;
-  if (row === undefined) throw new Error('the catalog fingerprint query returned no row');
-  return row.fingerprint === null
-    ? undefined
-    : { fingerprint: row.fingerprint, snapshot: row.snapshot };
-}
 
 /** Takes the fingerprint now (on a pipelined session: behind what was sent before it). */
 export async function takeFingerprint(client: pg.ClientBase): Promise<TakenFingerprint> {
-  const taken = takenBy(await client.query(FINGERPRINT_STATEMENT));
-  if (taken === undefined) throw new Error('the catalog fingerprint query returned none');
-  return taken;
-}
-
-/** Like takeFingerprint, only when `when` (an SQL condition) holds: undefined otherwise. */
-export async function takeFingerprintWhen(
-  client: pg.ClientBase,
-  when: string,
-): Promise<TakenFingerprint | undefined> {
-  return takenBy(await client.query(fingerprintStatement(when)));
+  const row = (await client.query(FINGERPRINT_STATEMENT)).rows[0] as
+    { fingerprint: string | null; snapshot: string } | undefined;
+  if (row?.fingerprint == null) throw new Error('the catalog fingerprint query returned none');
+  return { fingerprint: row.fingerprint, snapshot: row.snapshot };
 }
 
 /** Reads the fingerprint now (on a pipelined session: behind what was sent before it). */

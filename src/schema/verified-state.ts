@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Category, Finding } from '../report/findings.js';
-import { CATALOG_FINGERPRINT, takeFingerprintWhen, type TakenFingerprint } from './fingerprint.js';
+import { CATALOG_FINGERPRINT, takeFingerprint, type TakenFingerprint } from './fingerprint.js';
 import type { StoredSeedTable } from '../seeds/catalog.js';
 import type { Assertion } from './types.js';
 
@@ -159,16 +159,18 @@ export async function lookupVerifiedState(
  * The fingerprint and its statement's snapshot, taken only when preflight's table exists (resolved
  * as the lookup resolves it): without the table there is no state to compare it with, and verify
  * and status record none, so the catalog is not fingerprinted for nothing (a fifth of the server's
- * work of a full verification at 5,000 tables). The fingerprint's subquery runs only when the
- * table is there. Undefined when it is not.
+ * work of a full verification at 5,000 tables). A probe of the table goes first, on its own: the
+ * fingerprint's statement costs a new server process 14 to 18 ms to plan even where a condition
+ * keeps it from running, the probe about 1 ms, so that a full read is sent that much sooner.
+ * Undefined when the table is not there.
  */
-export function takeFingerprintIfRecorded(
+export async function takeFingerprintIfRecorded(
   client: pg.ClientBase,
 ): Promise<TakenFingerprint | undefined> {
-  return takeFingerprintWhen(
-    client,
-    `pg_catalog.to_regclass(${client.escapeLiteral(VERIFIED_STATE_TABLE)}) IS NOT NULL`,
+  const probe = await client.query<{ recorded: boolean }>(
+    `SELECT pg_catalog.to_regclass(${client.escapeLiteral(VERIFIED_STATE_TABLE)}) IS NOT NULL AS recorded`,
   );
+  return probe.rows[0]?.recorded === true ? takeFingerprint(client) : undefined;
 }
 
 /** Records a passed verification under `key`, keeping the newest states only. */

@@ -3,7 +3,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { lookupBehind, verifiedStateKey } from '../../src/pipeline/precheck.js';
 import { readExpectedSourceNow } from '../../src/schema/expected-file.js';
-import { FINGERPRINT_STATEMENT, takeFingerprint } from '../../src/schema/fingerprint.js';
+import {
+  CATALOG_FINGERPRINT,
+  FINGERPRINT_STATEMENT,
+  takeFingerprint,
+} from '../../src/schema/fingerprint.js';
 import { startDigestRead } from '../../src/schema/introspect.js';
 import {
   ensureVerifiedStateTable,
@@ -264,14 +268,28 @@ describe('verified state', () => {
   });
 
   test('is fingerprinted only while its table exists (verify and status record into no other)', async () => {
-    expect(await takeFingerprintIfRecorded(client)).toBeUndefined();
-    await ensureVerifiedStateTable(client);
+    // Without the table the fingerprint's statement is not even sent (a new server process takes
+    // longer to plan it than the probe takes in all).
+    const sent: string[] = [];
+    const probed = new pg.Client({ connectionString: db.url });
+    await probed.connect();
+    const query = probed.query.bind(probed) as (...args: unknown[]) => Promise<unknown>;
+    probed.query = ((text: unknown, ...rest: unknown[]) => {
+      if (typeof text === 'string') sent.push(text);
+      return query(text, ...rest);
+    }) as typeof probed.query;
     try {
-      const taken = await takeFingerprintIfRecorded(client);
+      expect(await takeFingerprintIfRecorded(probed)).toBeUndefined();
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).not.toContain(CATALOG_FINGERPRINT);
+      await ensureVerifiedStateTable(client);
+      const taken = await takeFingerprintIfRecorded(probed);
+      expect(sent).toEqual([sent[0], sent[0], FINGERPRINT_STATEMENT]);
       expect(taken?.fingerprint).toBe(await fingerprintOf(client));
       expect(taken?.snapshot).toMatch(/^\d+:\d+:/);
     } finally {
-      await client.query('DROP TABLE preflight_verification');
+      await probed.end();
+      await client.query('DROP TABLE IF EXISTS preflight_verification');
     }
   });
 
