@@ -59,6 +59,12 @@ export interface EarlyFingerprint {
    */
   readonly fingerprint: Promise<TakenFingerprint | undefined> | undefined;
   /**
+   * Whether preflight's table exists, from the probe sent ahead of the fingerprint: the lookup
+   * goes out only once it says so, so that a database without the table never sees (nor logs as
+   * an error) a lookup of it. Taken as true when absent.
+   */
+  readonly recorded?: Promise<boolean>;
+  /**
    * Aborted once the fingerprint shows there is nothing to look up: the file's hash for the key
    * stops, or does not start when the file is read after that answer.
    */
@@ -88,11 +94,11 @@ export function lookupBehind(
   const send = (): Promise<SentLookup> => (lookup ??= sendLookup(ctx, client, expected));
   let answered = false;
   const hashed = expected.hash?.(early.stop) ?? Promise.resolve(expected.sha256);
-  // Hashed while the fingerprint is out: the lookup goes right behind it, as if sent with it. A
-  // hash that stopped (the fingerprint showed no table) sends nothing.
-  hashed.then(
-    (sha256) => {
-      if (!answered && sha256 !== undefined) send().catch(() => undefined);
+  // Hashed while the fingerprint is out: the lookup goes right behind it, as if sent with it,
+  // once the probe has shown the table. A hash that stopped (no table) sends nothing.
+  Promise.all([hashed, early.recorded ?? true]).then(
+    ([sha256, table]) => {
+      if (!answered && sha256 !== undefined && table) send().catch(() => undefined);
     },
     () => undefined,
   );

@@ -34,22 +34,25 @@ export function readWhileConnecting<F>(
   readFiles: () => F,
 ): (connected: Promise<pg.Client>) => Promise<ReadOnlyStart<F>> {
   return async (connected) => {
-    const fingerprint =
+    const taken =
       !ctx.config.fullVerify && expectedFileMayExist(ctx)
         ? connected.then(takeFingerprintIfRecorded)
         : undefined;
+    const recorded = taken?.then((sent) => sent.recorded);
+    const fingerprint = taken?.then((sent) => sent.fingerprint);
     // Awaited by the lookup; a failure before then must not count as unhandled.
+    recorded?.catch(() => undefined);
     fingerprint?.catch(() => undefined);
     const reading = loadExpected(ctx);
     reading.catch(() => undefined);
     // Hashed for the lookup's key as soon as it is read, a chunk per turn of the event loop, while
     // the session logs in and the server takes the fingerprint (see lookupBehind); not to the end
-    // when the fingerprint shows there is nothing to look up (preflight's table does not exist).
+    // when the probe shows there is nothing to look up (preflight's table does not exist).
     const nothingToLookUp = new AbortController();
-    if (fingerprint) {
-      void fingerprint.then(
-        (taken) => {
-          if (taken === undefined) nothingToLookUp.abort();
+    if (recorded) {
+      void recorded.then(
+        (exists) => {
+          if (!exists) nothingToLookUp.abort();
         },
         () => undefined,
       );
@@ -60,6 +63,12 @@ export function readWhileConnecting<F>(
     }
     await loginFirst(connected);
     const files = readFiles();
-    return { files, expected: await reading, fingerprint, stop: nothingToLookUp.signal };
+    return {
+      files,
+      expected: await reading,
+      fingerprint,
+      recorded,
+      stop: nothingToLookUp.signal,
+    };
   };
 }

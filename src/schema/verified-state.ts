@@ -155,22 +155,37 @@ export async function lookupVerifiedState(
   }
 }
 
+/** Whether preflight's table exists: a probe of about 1 ms on a new server process. */
+export async function verifiedStateExists(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query<{ recorded: boolean }>(
+    `SELECT pg_catalog.to_regclass(${client.escapeLiteral(VERIFIED_STATE_TABLE)}) IS NOT NULL AS recorded`,
+  );
+  return rows[0]?.recorded === true;
+}
+
+/** What takeFingerprintIfRecorded sends: the probe of preflight's table, then the fingerprint. */
+export interface RecordedFingerprint {
+  /** Whether preflight's table exists (verifiedStateExists). */
+  readonly recorded: Promise<boolean>;
+  /** The fingerprint, taken as soon as the probe shows the table; undefined without it. */
+  readonly fingerprint: Promise<TakenFingerprint | undefined>;
+}
+
 /**
  * The fingerprint and its statement's snapshot, taken only when preflight's table exists (resolved
  * as the lookup resolves it): without the table there is no state to compare it with, and verify
  * and status record none, so the catalog is not fingerprinted for nothing (a fifth of the server's
- * work of a full verification at 5,000 tables). A probe of the table goes first, on its own: the
- * fingerprint's statement costs a new server process 14 to 18 ms to plan even where a condition
- * keeps it from running, the probe about 1 ms, so that a full read is sent that much sooner.
- * Undefined when the table is not there.
+ * work of a full verification at 5,000 tables). The probe of the table goes first, on its own:
+ * the fingerprint's statement costs a new server process 14 to 18 ms to plan even where a
+ * condition keeps it from running, the probe about 1 ms, so that a full read is sent that much
+ * sooner. Neither rejection is left unhandled: the caller awaits what it needs.
  */
-export async function takeFingerprintIfRecorded(
-  client: pg.ClientBase,
-): Promise<TakenFingerprint | undefined> {
-  const probe = await client.query<{ recorded: boolean }>(
-    `SELECT pg_catalog.to_regclass(${client.escapeLiteral(VERIFIED_STATE_TABLE)}) IS NOT NULL AS recorded`,
-  );
-  return probe.rows[0]?.recorded === true ? takeFingerprint(client) : undefined;
+export function takeFingerprintIfRecorded(client: pg.ClientBase): RecordedFingerprint {
+  const recorded = verifiedStateExists(client);
+  const fingerprint = recorded.then((exists) => (exists ? takeFingerprint(client) : undefined));
+  recorded.catch(() => undefined);
+  fingerprint.catch(() => undefined);
+  return { recorded, fingerprint };
 }
 
 /** Records a passed verification under `key`, keeping the newest states only. */

@@ -279,11 +279,13 @@ describe('verified state', () => {
       return query(text, ...rest);
     }) as typeof probed.query;
     try {
-      expect(await takeFingerprintIfRecorded(probed)).toBeUndefined();
+      const none = takeFingerprintIfRecorded(probed);
+      expect(await none.recorded).toBe(false);
+      expect(await none.fingerprint).toBeUndefined();
       expect(sent).toHaveLength(1);
       expect(sent[0]).not.toContain(CATALOG_FINGERPRINT);
       await ensureVerifiedStateTable(client);
-      const taken = await takeFingerprintIfRecorded(probed);
+      const taken = await takeFingerprintIfRecorded(probed).fingerprint;
       expect(sent).toEqual([sent[0], sent[0], FINGERPRINT_STATEMENT]);
       expect(taken?.fingerprint).toBe(await fingerprintOf(client));
       expect(taken?.snapshot).toMatch(/^\d+:\d+:/);
@@ -297,7 +299,7 @@ describe('verified state', () => {
     const file = path.join(scratchDir(), 'expected-schema.json');
     writeFileSync(file, JSON.stringify({ version: 1, tables: { 'public.customers': {} } }));
     const { ctx } = commandContext('verify', db.url);
-    const none = { fingerprint: takeFingerprintIfRecorded(client) };
+    const none = takeFingerprintIfRecorded(client);
     await ensureVerifiedStateTable(client);
     try {
       // The fingerprint said no table: nothing is looked up (the verification is not recorded).
@@ -306,7 +308,7 @@ describe('verified state', () => {
         noTable: true,
       });
       const expected = readExpectedSourceNow(file);
-      const early = { fingerprint: takeFingerprintIfRecorded(client) };
+      const early = takeFingerprintIfRecorded(client);
       const precheck = await lookupBehind(ctx, client, expected, early);
       expect(precheck?.noTable).toBeUndefined();
       expect(precheck?.lookup?.fingerprint).toBe(await fingerprintOf(client));
@@ -315,11 +317,42 @@ describe('verified state', () => {
       const result = { findings: [], checkedBy: { tables: 1 }, assertions: [] };
       const key = verifiedStateKey(expected, false);
       await storeVerifiedState(client, key, precheck?.lookup?.fingerprint ?? '', result);
-      const again = { fingerprint: takeFingerprintIfRecorded(client) };
+      const again = takeFingerprintIfRecorded(client);
       const found = await lookupBehind(ctx, client, readExpectedSourceNow(file), again);
       expect(found?.lookup?.stored?.result).toEqual(result);
     } finally {
       await client.query('DROP TABLE preflight_verification');
+    }
+  });
+
+  test('no lookup reaches a database without the table, even for a file hashed before the probe answers', async () => {
+    const file = path.join(scratchDir(), 'expected-schema.json');
+    writeFileSync(file, JSON.stringify({ version: 1, tables: { 'public.customers': {} } }));
+    const { ctx } = commandContext('verify', db.url);
+    const expected = readExpectedSourceNow(file);
+    // Hashed already: without the probe's answer to wait for, the lookup would go out at once.
+    expect(await (expected.hash?.() ?? expected.sha256)).toMatch(/^[0-9a-f]{64}$/);
+    const sent: string[] = [];
+    const watched = new pg.Client({ connectionString: db.url });
+    await watched.connect();
+    const query = watched.query.bind(watched) as (...args: unknown[]) => Promise<unknown>;
+    watched.query = ((text: unknown, ...rest: unknown[]) => {
+      if (typeof text === 'string') sent.push(text);
+      return query(text, ...rest);
+    }) as typeof watched.query;
+    try {
+      const precheck = await lookupBehind(
+        ctx,
+        watched,
+        expected,
+        takeFingerprintIfRecorded(watched),
+      );
+      expect(precheck).toEqual({ lookup: undefined, noTable: true });
+      for (let i = 0; i < 4; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).not.toContain('LEFT JOIN preflight_verification');
+    } finally {
+      await watched.end();
     }
   });
 
@@ -331,8 +364,8 @@ describe('verified state', () => {
     const { ctx } = commandContext('verify', db.url);
     // As readWhileConnecting does when the file comes in after the fingerprint's answer.
     const stop = new AbortController();
-    const fingerprint = takeFingerprintIfRecorded(client);
-    if ((await fingerprint) === undefined) stop.abort();
+    const { recorded, fingerprint } = takeFingerprintIfRecorded(client);
+    if (!(await recorded)) stop.abort();
     const expected = readExpectedSourceNow(file);
     void expected.hash?.(stop.signal);
     const sent: unknown[] = [];
@@ -345,6 +378,7 @@ describe('verified state', () => {
     try {
       const precheck = await lookupBehind(ctx, client, expected, {
         fingerprint,
+        recorded,
         stop: stop.signal,
       });
       expect(precheck).toEqual({ lookup: undefined, noTable: true });
