@@ -472,12 +472,14 @@ const fkAction = (clause: string, action: string): string =>
  * the plain reason: it is in the first schema, and nothing searched before that one has its name
  * (pg_catalog, searched first when not listed; no temporary schema on this session).
  * pg_table_is_visible says so too, at the price of two catalog lookups per relation on a fresh
- * backend; it decides every other case.
+ * backend; it decides every other case. The name is probed in pg_class's index on names (a set of
+ * pg_catalog's names, hashed once, was a read of every page of pg_class: each is a page fault in
+ * a new server process).
  */
 const FIRST_IN_PATH = `(fr.relnamespace = (SELECT f.oid FROM first_ns f)
       AND pg_catalog.pg_my_temp_schema() = 0
-      AND fr.relname NOT IN (SELECT c.relname FROM pg_catalog.pg_class c
-        WHERE c.relnamespace = 'pg_catalog'::pg_catalog.regnamespace))`;
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+        WHERE c.relname = fr.relname AND c.relnamespace = 'pg_catalog'::pg_catalog.regnamespace))`;
 
 /*
  * pg_get_constraintdef costs about as much per constraint as pg_get_indexdef per index on a
@@ -879,13 +881,18 @@ const digests = (serverVersionNum: number, scope: CatalogScope): string => {
       ? ''
       : `\n        AND (ns.nspname || '.' || c.relname = ANY (${scope.named}) OR ${invalidIndex('c.oid')})`;
   const qualified = `(ns.nspname || '.' || c.relname) COLLATE "C"`;
+  // The same bound on the name alone, where the caller knows it (one schema): pg_class is then
+  // read by its index on names, only the share's rows, where a sequential scan touched every page
+  // (each a page fault in a new server process).
+  const byRelname = (op: string, relname: string | undefined): string =>
+    relname === undefined ? '' : ` AND c.relname ${op} ${relname}::pg_catalog.name`;
   const share =
     scope.share === undefined
       ? ''
       : 'before' in scope.share
-        ? `\n        AND ${qualified} < ${scope.share.before}`
+        ? `\n        AND ${qualified} < ${scope.share.before}${byRelname('<', scope.share.relname)}`
         : 'from' in scope.share
-          ? `\n        AND ${qualified} >= ${scope.share.from}`
+          ? `\n        AND ${qualified} >= ${scope.share.from}${byRelname('>=', scope.share.relname)}`
           : `\n        AND pg_catalog.hashint8(c.oid::pg_catalog.int8) & ${SHARE_BUCKETS - 1} BETWEEN ${scope.share[0]} AND ${scope.share[1] - 1}`;
   return `
 SELECT r.oid::pg_catalog.int8 AS oid, r.schema, r.relation AS name,
@@ -986,10 +993,13 @@ export interface CatalogScope {
    * share them: the buckets `[from, to)` of SHARE_BUCKETS, a table's bucket a hash of its OID; or
    * the tables whose qualified names (`schema.name`, in "C" order, the file's) come `before` a
    * name or `from` it on (an escaped text literal), each share one stretch of the file; every
-   * table when absent.
+   * table when absent. `relname` (an escaped text literal), when the tables are those of one
+   * schema and the name is in it: the name's table part, the same bound on `relname` alone.
    */
   readonly share?:
-    readonly [number, number] | { readonly before: string } | { readonly from: string };
+    | readonly [number, number]
+    | { readonly before: string; readonly relname?: string }
+    | { readonly from: string; readonly relname?: string };
   /**
    * An escaped `ARRAY[...]::text[]` of qualified table names (`schema.name`): the digests kind
    * reads only those tables, and those with an INVALID index. Every table when absent.

@@ -89,6 +89,23 @@ export interface DigestRead {
  */
 export type Helper = pg.ClientBase | Promise<pg.ClientBase | undefined> | undefined;
 
+/** The longest name Postgres keeps (NAMEDATALEN - 1 bytes); a longer one is cut when cast. */
+const NAME_BYTES = 63;
+
+/**
+ * The table part of the qualified name `split` when `schemas` is one schema and `split` is in it:
+ * for its tables, `schema.name` comes before `split` in "C" order exactly when `name` comes before
+ * that part. Undefined otherwise, and for a part longer than a name can be (a cast would cut it).
+ */
+export function tablePartIn(schemas: readonly string[], split: string): string | undefined {
+  const [schema] = schemas;
+  if (schemas.length !== 1 || schema === undefined || !split.startsWith(`${schema}.`)) {
+    return undefined;
+  }
+  const part = split.slice(schema.length + 1);
+  return Buffer.byteLength(part) <= NAME_BYTES ? part : undefined;
+}
+
 /**
  * Starts the catalog read of a verification, by digest (see table-digest.ts): every table's
  * digest, and every other object kind in full. Resolves once all of it is on the wire, so that
@@ -136,13 +153,18 @@ export async function startDigestRead(
   // By name, when the caller says where the helper's share starts: each share one stretch of the
   // file, in file order (see DigestRead's shares).
   const byName = splitAt === undefined ? undefined : client.escapeLiteral(splitAt);
+  const relname = splitAt === undefined ? undefined : tablePartIn(schemas, splitAt);
+  const bound = relname === undefined ? {} : { relname: client.escapeLiteral(relname) };
   const shares: readonly [CatalogScope['share'], CatalogScope['share']] =
     byName === undefined
       ? [
           [0, split],
           [split, SHARE_BUCKETS],
         ]
-      : [{ before: byName }, { from: byName }];
+      : [
+          { before: byName, ...bound },
+          { from: byName, ...bound },
+        ];
   // Every kind but the tables' (of the views: their indexes and triggers), and digests.
   const main = readCatalog(
     client,

@@ -343,6 +343,57 @@ describe.each<[string, ReadSizes]>([
     }
   });
 
+  it("are split by name on pg_class's index of names for one schema, the same shares exactly", async () => {
+    // A name of 63 bytes (the longest Postgres keeps), and split names around it: one longer
+    // than a name can be is not bounded on relname (a cast would cut it to the table's name).
+    const longest = `t${'x'.repeat(62)}`;
+    await db.query(`CREATE SCHEMA solo;
+      CREATE TABLE solo.a (id int PRIMARY KEY); CREATE TABLE solo."${longest}" (id int);
+      CREATE TABLE solo."é" (id int); CREATE TABLE solo.zz (id int)`);
+    const helper = await connect(db);
+    const sent: string[] = [];
+    const query = helper.query.bind(helper) as (...args: unknown[]) => Promise<unknown>;
+    helper.query = ((text: unknown, ...rest: unknown[]) => {
+      if (typeof text === 'string') sent.push(text);
+      return query(text, ...rest);
+    }) as typeof helper.query;
+    try {
+      const alone = await serverDigests(client, ['solo']);
+      const names = [...alone.keys()].sort(byCodePoint);
+      expect(names).toHaveLength(4);
+      for (const [splitAt, bounded] of [
+        ['solo.', true],
+        ['solo.a', true],
+        ['solo.b', true],
+        [`solo.${longest}`, true],
+        [`solo.${longest}z`, false],
+        ['solo.é', true],
+        ['solo.zzz', true],
+        ['public.a', false],
+        ['~', false],
+      ] as const) {
+        sent.length = 0;
+        const { rows, shares } = await serverRows(client, ['solo'], helper, undefined, splitAt);
+        expect(new Map(rows.map((r) => [`${r.schema}.${r.name}`, r.digest]))).toEqual(alone);
+        const [session, theirs] = shares.map((share) =>
+          share.map((r) => `${r.schema}.${r.name}`).sort(byCodePoint),
+        );
+        expect([splitAt, session, theirs]).toEqual([
+          splitAt,
+          names.filter((name) => name < splitAt),
+          names.filter((name) => name >= splitAt),
+        ]);
+        expect([splitAt, sent.some((sql) => sql.includes('AND c.relname >= '))]).toEqual([
+          splitAt,
+          bounded,
+        ]);
+      }
+    } finally {
+      await helper.end();
+      await db.query('DROP SCHEMA solo CASCADE');
+    }
+  });
+
   it('vouch for every table of an unchanged schema: nothing is read, nothing found', async () => {
     const result = await bothWays(client, expected);
     expect(result.whole).toEqual([]);
