@@ -1,6 +1,7 @@
 /**
  * The catalog query behind `introspectSchema`: one statement that returns every object kind as
- * a JSON array, so a schema of any size is read in one round trip and one consistent snapshot.
+ * a JSON array (the tables' digests as lines of text beside it, see DIGEST_LINE), so a schema of
+ * any size is read in one round trip and one consistent snapshot.
  * It reads pg_catalog only, leaves out objects that belong to an extension (pg_depend deptype
  * 'e'). Rows come in the catalog's order, not sorted: sorting 60,000 columns by name costs the
  * server more than building them, and nothing depends on the order (the snapshot is keyed by
@@ -921,6 +922,52 @@ FROM (SELECT c.oid, ns.nspname AS schema, c.relname AS relation, c.relkind, c.re
   LATERAL (SELECT pg_catalog.convert_to(${tableText()}, 'UTF8') AS bytes OFFSET 0) tx`;
 };
 
+/**
+ * A digest row as one line of text (DigestRow, parsed by digestRows): `oid length digest counts
+ * invalid "schema","name"`, the counts comma-separated, invalid `t` or `f`, the names as JSON
+ * strings (jsonName: a name JSON escapes nothing of is quoted as it is). The digests come apart
+ * from the JSON of the other kinds, as lines: json_agg of their rows, and the escaping of a text
+ * inside that JSON, cost a share's statement about 11 ms of its 330 at 2,600 tables.
+ */
+const DIGEST_LINE = `q.oid || ' ' || q.length || ' ' || q.digest || ' ' ||
+  pg_catalog.array_to_string(q.counts, ',') || CASE WHEN q.invalid THEN ' t ' ELSE ' f ' END ||
+  ${jsonName('q.schema')} || ',' || ${jsonName('q.name')}`;
+
+/** The rows of the digests' lines (see DIGEST_LINE); none for no text. */
+export function digestRows(text: string | null | undefined): DigestRow[] {
+  if (!text) return [];
+  return text.split('\n').map((line) => {
+    const fields = line.split(' ', 5);
+    const [oid, length, digest, counts, invalid] = fields;
+    const names = line.slice(fields.join(' ').length + 1);
+    // Two JSON strings: without a backslash, neither holds a quote, so the first ends at `","`.
+    const at = names.indexOf('","');
+    const [schema, name] = names.includes('\\')
+      ? (JSON.parse(`[${names}]`) as [string, string])
+      : [names.slice(1, at), names.slice(at + 3, -1)];
+    if (
+      digest === undefined ||
+      counts === undefined ||
+      (invalid !== 't' && invalid !== 'f') ||
+      typeof schema !== 'string' ||
+      typeof name !== 'string' ||
+      !names.startsWith('"') ||
+      !names.endsWith('"')
+    ) {
+      throw new Error(`the catalog query returned a digest line it does not write: ${line}`);
+    }
+    return {
+      oid: Number(oid),
+      schema,
+      name,
+      digest,
+      length: Number(length),
+      counts: counts === '' ? [] : counts.split(',').map(Number),
+      invalid: invalid === 't',
+    };
+  });
+}
+
 const FUNCTIONS = `
 SELECT n.nspname AS schema, p.proname AS name, pg_catalog.oidvectortypes(p.proargtypes) AS args,
   CASE p.prokind WHEN 'f' THEN 'function' WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'
@@ -1017,7 +1064,8 @@ function relationFilter(tables: CatalogScope['tables'] = 'all'): string {
 /**
  * The single catalog statement; `schemasArrayLiteral` is an escaped `ARRAY[...]::text[]`, and
  * `serverVersionNum` the server's `server_version_num`. `kinds` restricts it to some object kinds
- * (the others are absent from its result), `scope` to some relations.
+ * (the others are absent from its result), `scope` to some relations. Its row has `catalog`, the
+ * JSON object of the kinds, and with the digests `digests`, their lines (digestRows).
  */
 export function catalogQuery(
   schemasArrayLiteral: string,
@@ -1025,10 +1073,15 @@ export function catalogQuery(
   kinds: readonly (keyof CatalogRows)[] = CATALOG_KINDS,
   scope: CatalogScope = {},
 ): string {
-  const parts = PARTS.filter(([key]) => kinds.includes(key)).map(([key, part]) => {
-    const sql = typeof part === 'string' ? part : part(serverVersionNum, scope);
-    return `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q), '[]') FROM (${sql}) q)`;
-  });
+  const parts = PARTS.filter(([key]) => key !== 'digests' && kinds.includes(key)).map(
+    ([key, part]) => {
+      const sql = typeof part === 'string' ? part : part(serverVersionNum, scope);
+      return `'${key}', (SELECT COALESCE(pg_catalog.json_agg(q), '[]') FROM (${sql}) q)`;
+    },
+  );
+  const digestLines = kinds.includes('digests')
+    ? `,\n(SELECT pg_catalog.string_agg(${DIGEST_LINE}, E'\\n') FROM (${digests(serverVersionNum, scope)}) q) AS digests`
+    : '';
   const common = COMMON.replaceAll('%SCHEMAS%', schemasArrayLiteral).replace(
     '%RELATIONS%',
     relationFilter(scope.tables),
@@ -1036,5 +1089,5 @@ export function catalogQuery(
   const defaults =
     kinds.includes('indexes') || kinds.includes('digests') ? `,${OPCLASS_DEFAULTS}` : '';
   // As text, parsed by the caller: independent of any type parser set on the client.
-  return `WITH ${common}${defaults}\nSELECT pg_catalog.json_build_object(\n${parts.join(',\n')}\n)::text AS catalog`;
+  return `WITH ${common}${defaults}\nSELECT pg_catalog.json_build_object(\n${parts.join(',\n')}\n)::text AS catalog${digestLines}`;
 }

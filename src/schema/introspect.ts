@@ -5,6 +5,7 @@ import {
   type CatalogRows,
   type CatalogScope,
   type DigestRow,
+  digestRows,
   type TriggerRow,
   SHARE_BUCKETS,
 } from './introspect-queries.js';
@@ -368,11 +369,11 @@ async function readCatalog(
   ].join(';\n');
   const results: unknown = await client.query(text);
   const all = Array.isArray(results) ? (results as pg.QueryResult[]) : [];
-  const row = all[2]?.rows[0] as { catalog: string } | undefined;
+  const row = all[2]?.rows[0] as { catalog: string; digests?: string | null } | undefined;
   if (!row) throw new Error('catalog query returned no result');
-  const { catalog } = row;
+  const { catalog, digests } = row;
   let rows: CatalogRows | undefined;
-  return () => (rows ??= JSON.parse(catalog) as CatalogRows);
+  return () => (rows ??= { ...(JSON.parse(catalog) as CatalogRows), digests: digestRows(digests) });
 }
 
 const TRIGGER_ENABLED: Record<TriggerRow['enabled'], TriggerEnabled> = {
