@@ -8,6 +8,7 @@ import {
 import type { ExpectedSource } from '../../src/schema/expected-file.js';
 import { commandContext } from '../helpers/context.js';
 import { adminUrl, connectAsSession, createTestDatabase } from '../helpers/db.js';
+import { recordStatements } from '../helpers/statements.js';
 
 function fileOf(size: number): ExpectedSource {
   return {
@@ -83,12 +84,7 @@ describe('the second connection for the catalog of a large schema', () => {
     const db = await createTestDatabase('pf_helper');
     await db.query('CREATE TABLE small (id int PRIMARY KEY)');
     const client = await connectAsSession(db.url);
-    const sent: string[] = [];
-    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
-    client.query = ((text: unknown, ...rest: unknown[]) => {
-      if (typeof text === 'string') sent.push(text);
-      return query(text, ...rest);
-    }) as typeof client.query;
+    const { sent, restore } = recordStatements(client);
     try {
       const { ctx } = commandContext('verify', db.url);
       const small: ExpectedSource = {
@@ -99,7 +95,7 @@ describe('the second connection for the catalog of a large schema', () => {
       expect(result.findings).toEqual([]);
       expect(sent.filter((text) => text.includes(') AS digests'))).toHaveLength(1);
     } finally {
-      client.query = query as typeof client.query;
+      restore();
       await client.end();
       await db.drop();
     }

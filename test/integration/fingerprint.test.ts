@@ -20,6 +20,7 @@ import {
 import { scratchDir } from '../helpers/cli.js';
 import { commandContext } from '../helpers/context.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { recordStatements } from '../helpers/statements.js';
 
 const BASE = `
 CREATE TYPE mood AS ENUM ('calm', 'busy');
@@ -270,14 +271,9 @@ describe('verified state', () => {
   test('is fingerprinted only while its table exists (verify and status record into no other)', async () => {
     // Without the table the fingerprint's statement is not even sent (a new server process takes
     // longer to plan it than the probe takes in all).
-    const sent: string[] = [];
     const probed = new pg.Client({ connectionString: db.url });
     await probed.connect();
-    const query = probed.query.bind(probed) as (...args: unknown[]) => Promise<unknown>;
-    probed.query = ((text: unknown, ...rest: unknown[]) => {
-      if (typeof text === 'string') sent.push(text);
-      return query(text, ...rest);
-    }) as typeof probed.query;
+    const { sent } = recordStatements(probed);
     try {
       const none = takeFingerprintIfRecorded(probed);
       expect(await none.recorded).toBe(false);
@@ -332,14 +328,9 @@ describe('verified state', () => {
     const expected = readExpectedSourceNow(file);
     // Hashed already: without the probe's answer to wait for, the lookup would go out at once.
     expect(await (expected.hash?.() ?? expected.sha256)).toMatch(/^[0-9a-f]{64}$/);
-    const sent: string[] = [];
     const watched = new pg.Client({ connectionString: db.url });
     await watched.connect();
-    const query = watched.query.bind(watched) as (...args: unknown[]) => Promise<unknown>;
-    watched.query = ((text: unknown, ...rest: unknown[]) => {
-      if (typeof text === 'string') sent.push(text);
-      return query(text, ...rest);
-    }) as typeof watched.query;
+    const { sent } = recordStatements(watched);
     try {
       const precheck = await lookupBehind(
         ctx,
@@ -368,13 +359,7 @@ describe('verified state', () => {
     if (!(await recorded)) stop.abort();
     const expected = readExpectedSourceNow(file);
     void expected.hash?.(stop.signal);
-    const sent: unknown[] = [];
-    const query = client.query.bind(client);
-    const counted = (...args: unknown[]): unknown => {
-      sent.push(args[0]);
-      return (query as (...a: unknown[]) => unknown)(...args);
-    };
-    client.query = counted as typeof client.query;
+    const { sent, restore } = recordStatements(client);
     try {
       const precheck = await lookupBehind(ctx, client, expected, {
         fingerprint,
@@ -387,7 +372,7 @@ describe('verified state', () => {
       expect(sent).toEqual([]);
       expect(await expected.hash?.(stop.signal)).toBeUndefined();
     } finally {
-      client.query = query;
+      restore();
     }
   });
 

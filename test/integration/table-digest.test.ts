@@ -22,6 +22,7 @@ import { expectedTableDigests } from '../../src/schema/table-digest.js';
 import { COUNTED, findTables } from '../../src/schema/table-slices.js';
 import { byCodePoint, schemasOf, type ExpectedSchema } from '../../src/schema/types.js';
 import { connectAsSession, createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { recordStatements } from '../helpers/statements.js';
 
 // Every property a table's digest covers, and names and texts that JSON must escape: the server's
 // canonical text and the one built from the file have to agree to the byte.
@@ -131,6 +132,28 @@ async function serverRows(
   const shares = await Promise.all(read.shares);
   const { plan } = await read.finish((digests: DigestRow[]) => ({ read: [], digests }));
   return { rows: plan.digests, shares };
+}
+
+/**
+ * That the digests split at `splitAt` are `alone`'s, the session's share the tables before the
+ * name (in the file's order), the helper's the rest.
+ */
+function expectSplitAt(
+  splitAt: string,
+  alone: ReadonlyMap<string, string>,
+  rows: readonly DigestRow[],
+  shares: readonly DigestRow[][],
+): void {
+  const names = [...alone.keys()].sort(byCodePoint);
+  expect(new Map(rows.map((r) => [`${r.schema}.${r.name}`, r.digest]))).toEqual(alone);
+  const [session, theirs] = shares.map((share) =>
+    share.map((r) => `${r.schema}.${r.name}`).sort(byCodePoint),
+  );
+  expect([splitAt, session, theirs]).toEqual([
+    splitAt,
+    names.filter((name) => name < splitAt),
+    names.filter((name) => name >= splitAt),
+  ]);
 }
 
 /** The server's digests of the tables of `schemas` (see serverRows). */
@@ -328,15 +351,7 @@ describe.each<[string, ReadSizes]>([
           undefined,
           splitAt,
         );
-        expect(new Map(rows.map((r) => [`${r.schema}.${r.name}`, r.digest]))).toEqual(alone);
-        const [session, theirs] = shares.map((share) =>
-          share.map((r) => `${r.schema}.${r.name}`).sort(byCodePoint),
-        );
-        expect([splitAt, session, theirs]).toEqual([
-          splitAt,
-          names.filter((name) => name < splitAt),
-          names.filter((name) => name >= splitAt),
-        ]);
+        expectSplitAt(splitAt, alone, rows, shares);
       }
     } finally {
       await helper.end();
@@ -351,16 +366,10 @@ describe.each<[string, ReadSizes]>([
       CREATE TABLE solo.a (id int PRIMARY KEY); CREATE TABLE solo."${longest}" (id int);
       CREATE TABLE solo."é" (id int); CREATE TABLE solo.zz (id int)`);
     const helper = await connect(db);
-    const sent: string[] = [];
-    const query = helper.query.bind(helper) as (...args: unknown[]) => Promise<unknown>;
-    helper.query = ((text: unknown, ...rest: unknown[]) => {
-      if (typeof text === 'string') sent.push(text);
-      return query(text, ...rest);
-    }) as typeof helper.query;
+    const { sent } = recordStatements(helper);
     try {
       const alone = await serverDigests(client, ['solo']);
-      const names = [...alone.keys()].sort(byCodePoint);
-      expect(names).toHaveLength(4);
+      expect(alone.size).toBe(4);
       for (const [splitAt, bounded] of [
         ['solo.', true],
         ['solo.a', true],
@@ -374,15 +383,7 @@ describe.each<[string, ReadSizes]>([
       ] as const) {
         sent.length = 0;
         const { rows, shares } = await serverRows(client, ['solo'], helper, undefined, splitAt);
-        expect(new Map(rows.map((r) => [`${r.schema}.${r.name}`, r.digest]))).toEqual(alone);
-        const [session, theirs] = shares.map((share) =>
-          share.map((r) => `${r.schema}.${r.name}`).sort(byCodePoint),
-        );
-        expect([splitAt, session, theirs]).toEqual([
-          splitAt,
-          names.filter((name) => name < splitAt),
-          names.filter((name) => name >= splitAt),
-        ]);
+        expectSplitAt(splitAt, alone, rows, shares);
         expect([splitAt, sent.some((sql) => sql.includes('AND c.relname >= '))]).toEqual([
           splitAt,
           bounded,
