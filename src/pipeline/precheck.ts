@@ -65,8 +65,8 @@ export interface EarlyFingerprint {
    */
   readonly recorded?: Promise<boolean>;
   /**
-   * Aborted once the fingerprint shows there is nothing to look up: the file's hash for the key
-   * stops, or does not start when the file is read after that answer.
+   * Aborted once the probe shows there is nothing to look up: the file's hash for the key stops,
+   * or does not start when the file is read after that answer.
    */
   readonly stop?: AbortSignal;
 }

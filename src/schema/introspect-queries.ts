@@ -940,33 +940,46 @@ export function digestRows(text: string | null | undefined): DigestRow[] {
   return text.split('\n').map((line) => {
     const fields = line.split(' ', 5);
     const [oid, length, digest, counts, invalid] = fields;
-    const names = line.slice(fields.join(' ').length + 1);
-    // Two JSON strings: without a backslash, neither holds a quote, so the first ends at `","`.
-    const at = names.indexOf('","');
-    const [schema, name] = names.includes('\\')
-      ? (JSON.parse(`[${names}]`) as [string, string])
-      : [names.slice(1, at), names.slice(at + 3, -1)];
+    const names = namesIn(line.slice(fields.join(' ').length + 1));
     if (
       digest === undefined ||
       counts === undefined ||
       (invalid !== 't' && invalid !== 'f') ||
-      typeof schema !== 'string' ||
-      typeof name !== 'string' ||
-      !names.startsWith('"') ||
-      !names.endsWith('"')
-    ) {
+      !names
+    )
       throw new Error(`the catalog query returned a digest line it does not write: ${line}`);
-    }
     return {
       oid: Number(oid),
-      schema,
-      name,
+      schema: names[0],
+      name: names[1],
       digest,
       length: Number(length),
       counts: counts === '' ? [] : counts.split(',').map(Number),
       invalid: invalid === 't',
     };
   });
+}
+
+/** A digest line's `"schema","name"` (two JSON strings); undefined when it is not that. */
+function namesIn(text: string): readonly [string, string] | undefined {
+  if (!text.startsWith('"') || !text.endsWith('"')) return undefined;
+  if (!text.includes('\\')) {
+    // Without a backslash neither string holds a quote: the first ends at the one `","`.
+    const at = text.indexOf('","');
+    const name = text.slice(at + 3, -1);
+    return at > 0 && !name.includes('"') ? [text.slice(1, at), name] : undefined;
+  }
+  try {
+    const value: unknown = JSON.parse(`[${text}]`);
+    return Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      typeof value[1] === 'string'
+      ? [value[0], value[1]]
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const FUNCTIONS = `

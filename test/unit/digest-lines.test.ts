@@ -7,7 +7,6 @@ describe('the digests as lines (digestRows)', () => {
     const text = [
       `16384 3591 ${digest} 12,2,3,0,1 f "public","vt_00001"`,
       `16390 17 ${digest} 0,0,0,0,0 t "odd \\" schema","a \\\\ b"`,
-      `16391 20 ${digest} 1,0,0,0,0 f "s","a","b"`,
     ].join('\n');
     expect(digestRows(text)).toEqual([
       {
@@ -28,16 +27,6 @@ describe('the digests as lines (digestRows)', () => {
         counts: [0, 0, 0, 0, 0],
         invalid: true,
       },
-      // No backslash: the first `","` ends the schema's string (a quote in it would be escaped).
-      {
-        oid: 16391,
-        schema: 's',
-        name: 'a","b',
-        digest,
-        length: 20,
-        counts: [1, 0, 0, 0, 0],
-        invalid: false,
-      },
     ]);
   });
 
@@ -51,6 +40,12 @@ describe('the digests as lines (digestRows)', () => {
       `16384 3591 ${digest} 12,2,3,0,1 x "public","t"`,
       `16384 3591 ${digest} 12,2,3,0,1 f public,t`,
       `16384 3591`,
+      // One name only, or three: without a backslash, and with one.
+      `16384 3591 ${digest} 12,2,3,0,1 f "public"`,
+      `16384 3591 ${digest} 12,2,3,0,1 f "a","b","c"`,
+      `16384 3591 ${digest} 12,2,3,0,1 f "a\\b"`,
+      `16384 3591 ${digest} 12,2,3,0,1 f "a\\b","c","d"`,
+      `16384 3591 ${digest} 12,2,3,0,1 f "a\\","b`,
     ]) {
       expect(() => digestRows(line)).toThrow(/digest line it does not write/);
     }
