@@ -2,6 +2,7 @@ import { historyStore, loadMigrations } from '../pipeline/migrate-step.js';
 import type { CommandContext } from '../pipeline/context.js';
 import { planBaseline, requireMigration } from '../migrations/recovery.js';
 import { writeRecovery } from '../migrations/recovery-write.js';
+import { readHistoryWherePresent } from '../migrations/history.js';
 import { withMigrationLock } from './migrate.js';
 
 /**
@@ -15,7 +16,7 @@ export async function baselineCommand(ctx: CommandContext): Promise<number> {
   const target = requireMigration(set.layout, set.files, name);
   const store = historyStore(set.layout);
   await withMigrationLock(ctx, set, async (session) => {
-    const history = await store.read(session.client);
+    const history = await readHistoryWherePresent(store, session.client);
     const plan = planBaseline(set.layout, set.files, history, name);
     await writeRecovery(session.client, store, plan.actions, ctx.logger);
     ctx.logger.info(

@@ -6,6 +6,7 @@ import {
   requireMigration,
 } from '../migrations/recovery.js';
 import { writeRecovery } from '../migrations/recovery-write.js';
+import { readHistoryWherePresent } from '../migrations/history.js';
 import { withMigrationLock } from './migrate.js';
 
 /**
@@ -21,7 +22,7 @@ export async function resolveCommand(ctx: CommandContext): Promise<number> {
   if (applied) requireMigration(set.layout, set.files, name);
   const store = historyStore(set.layout);
   await withMigrationLock(ctx, set, async (session) => {
-    const history = await store.read(session.client);
+    const history = await readHistoryWherePresent(store, session.client);
     const plan = applied
       ? planResolveApplied(set.layout, set.files, history, name)
       : planResolveRolledBack(set.layout, set.files, history, name);

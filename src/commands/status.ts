@@ -23,7 +23,7 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
     async (session, early: ReadOnlyStart<Files>) => {
       const { set, seeds } = early.files;
       const { expected } = early;
-      // On the wire behind the fingerprint: the history, then the lookup (see verify).
+      // The history where its table exists, and the lookup behind the fingerprint (see verify).
       const planned = planFromDatabase(ctx, session, set);
       planned.catch(() => undefined);
       const precheck = lookupBehind(ctx, session.client, expected, early);

@@ -31,16 +31,17 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
     async (session, early: ReadOnlyStart<Files>) => {
       const { set, seeds } = early.files;
       const { expected } = early;
-      // On the wire behind the fingerprint, in this order: the history, then the lookup (the
-      // file is hashed for its key meanwhile).
+      // The probe of the history's table goes out now, the history once the probe shows the
+      // table (readHistoryWherePresent); the lookup behind the fingerprint (the file is hashed
+      // for its key meanwhile).
       const planned = set ? planFromDatabase(ctx, session, set) : undefined;
       planned?.catch(() => undefined);
       const precheck = lookupBehind(ctx, session.client, expected, early);
       // Opened as soon as the lookup shows a full read ahead, while the history is read.
       const helper = helperAfter(ctx, expected, precheck);
       try {
-        // The catalog's statements go out behind the history on the wire, without waiting for its
-        // answer; a failed history read is reported first, as before.
+        // The catalog's statements go out without waiting for the history's answer; a failed
+        // history read is reported first.
         const verified = verifyAfterLookup(ctx, session.client, expected, seeds, precheck, helper);
         verified.catch(() => undefined);
         const plan = await planned;

@@ -56,6 +56,24 @@ export function unreadableHistory(error: unknown, table: string): unknown {
   );
 }
 
+/**
+ * Reads the history where its table exists: a probe of the table first (about 1 ms), the read only
+ * once it shows the table. A database that no migration has reached yet is then never sent a read
+ * of a table it does not have, which its server would log as an ERROR on every `verify` and
+ * `status`. `run` reads without the probe (its read is pipelined behind the lock on every deploy,
+ * where the probe would cost a round trip): only its first deploy to a database finds no table.
+ * A table dropped between the probe and the read is read as empty, as `read` does.
+ */
+export async function readHistoryWherePresent(
+  store: HistoryStore,
+  client: pg.ClientBase,
+): Promise<AppliedMigration[]> {
+  const { rows } = await client.query<{ present: boolean }>(
+    `SELECT pg_catalog.to_regclass(pg_catalog.quote_ident(${client.escapeLiteral(store.table)})) IS NOT NULL AS present`,
+  );
+  return rows[0]?.present === true ? store.read(client) : [];
+}
+
 /** Whether an error is Postgres's "relation does not exist". */
 export function isUndefinedTable(error: unknown): boolean {
   return (error as { code?: string }).code === '42P01';

@@ -2,7 +2,7 @@ import type { Session } from '../connection/session.js';
 import { HistoryConflictError } from '../errors.js';
 import { applyMigration } from '../migrations/apply.js';
 import { flatHistory } from '../migrations/flat-history.js';
-import type { HistoryStore } from '../migrations/history.js';
+import { readHistoryWherePresent, type HistoryStore } from '../migrations/history.js';
 import { planMigrations } from '../migrations/plan.js';
 import { prismaHistory } from '../migrations/prisma-history.js';
 import {
@@ -47,7 +47,11 @@ export async function planFromDatabase(
   session: Session,
   set: MigrationSet,
 ): Promise<Plan> {
-  return planFromHistory(ctx, set, await historyStore(set.layout).read(session.client));
+  return planFromHistory(
+    ctx,
+    set,
+    await readHistoryWherePresent(historyStore(set.layout), session.client),
+  );
 }
 
 /** Plans from a history already read, filling the report's migrations section. */

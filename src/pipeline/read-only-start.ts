@@ -23,8 +23,9 @@ export interface ReadOnlyStart<F> extends EarlyFingerprint {
  * withSession's `prepare` of verify and status. When an expected-schema file may exist, a probe of
  * preflight's table goes out right behind the session's settings, first of all, and the catalog
  * fingerprint as soon as it shows the table (see takeFingerprintIfRecorded), since the server takes
- * longest over it (about 0.2 s on a new connection at 5,000 tables); the history read and the
- * lookup follow on the wire (see lookupBehind). The file is read on the thread pool
+ * longest over it (about 0.2 s on a new connection at 5,000 tables); the history (behind a probe
+ * of its own table, see readHistoryWherePresent) and the lookup follow on the wire (see
+ * lookupBehind). The file is read on the thread pool
  * meanwhile (18 MB at 5,000 tables) and hashed, and `readFiles` (the migrations and seeds, read
  * synchronously) waits for the login first (loginFirst). A problem that `readFiles` finds is
  * reported before one in the file.

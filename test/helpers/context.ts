@@ -5,16 +5,20 @@ import { createLogger } from '../../src/log/logger.js';
 import type { CommandContext } from '../../src/pipeline/context.js';
 import { newReport } from '../../src/report/run-report.js';
 
-/** A command's context against `url`, as main builds it, whose log lines (debug and up) are kept. */
+/**
+ * A command's context against `url`, as main builds it in `cwd` (its migrations and seeds, where
+ * it has them), whose log lines (debug and up) are kept.
+ */
 export function commandContext(
   command: 'verify' | 'status',
   url: string,
+  cwd = tmpdir(),
 ): { ctx: CommandContext; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const config = resolveConfig({
     args: parseArgs([command]),
     env: { DATABASE_URL: url },
-    cwd: tmpdir(),
+    cwd,
     isTty: false,
   });
   const logger = createLogger({
