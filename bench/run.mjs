@@ -1,7 +1,7 @@
 // `npm run bench`: whole-process benchmarks of the built CLI against floors measured in the same
 // run, with peak RSS and the round trips of the no-op path. See BENCHMARKS.md for the method.
 //
-//   node bench/run.mjs [--runs N] [--warmup N] [--only noop,cold,verify,replicas]
+//   node bench/run.mjs [--runs N] [--noop-runs N] [--warmup N] [--only noop,cold,verify,replicas]
 //                      [--tables N] [--migrations N] [--replicas N] [--cpu-prof] [--reuse]
 //                      [--embedded]
 import { spawnSync } from 'node:child_process';
@@ -86,13 +86,13 @@ async function checkpoint(server) {
  * Runs `body(iteration)` for warm-up then measured iterations, after a checkpoint; returns the
  * measured results.
  */
-async function iterate(server, label, body) {
+async function iterate(server, label, body, runs = options.runs) {
   await checkpoint(server);
   const results = [];
-  for (let i = 0; i < options.warmup + options.runs; i++) {
+  for (let i = 0; i < options.warmup + runs; i++) {
     const result = await body(i);
     if (i >= options.warmup) results.push(result);
-    process.stderr.write(`\r  ${label}: ${i + 1}/${options.warmup + options.runs}   `);
+    process.stderr.write(`\r  ${label}: ${i + 1}/${options.warmup + runs}   `);
   }
   process.stderr.write('\n');
   return results;
@@ -155,20 +155,25 @@ async function noopScenario(server, rows) {
   await mustSucceed('setup: shipped run', preflight(['run'], { cwd: small, url: smallUrl }));
 
   const floors = { node: [], select1: [], noop: [], full: [], shipped: [] };
-  await iterate(server, 'no-op and floors', async () => {
-    floors.node.push(await floorNode());
-    floors.select1.push(await mustSucceed('floor: select 1', floorSelect1(url)));
-    floors.noop.push(await mustSucceed('no-op run', preflight(['run'], { cwd: dir, url })));
-    floors.full.push(
-      await mustSucceed(
-        'no-op run --full-verify',
-        preflight(['run', '--full-verify'], { cwd: dir, url }),
-      ),
-    );
-    floors.shipped.push(
-      await mustSucceed('no-op run (shipped)', preflight(['run'], { cwd: small, url: smallUrl })),
-    );
-  });
+  await iterate(
+    server,
+    'no-op and floors',
+    async () => {
+      floors.node.push(await floorNode());
+      floors.select1.push(await mustSucceed('floor: select 1', floorSelect1(url)));
+      floors.noop.push(await mustSucceed('no-op run', preflight(['run'], { cwd: dir, url })));
+      floors.full.push(
+        await mustSucceed(
+          'no-op run --full-verify',
+          preflight(['run', '--full-verify'], { cwd: dir, url }),
+        ),
+      );
+      floors.shipped.push(
+        await mustSucceed('no-op run (shipped)', preflight(['run'], { cwd: small, url: smallUrl })),
+      );
+    },
+    options.noopRuns,
+  );
   const trips = await countRoundTrips(server, 'preflight_bench_noop', ['run'], dir);
   const shippedTrips = await countRoundTrips(server, 'preflight_bench_shipped', ['run'], small);
   const floorTrips = await countFloorTrips(server);
@@ -416,6 +421,7 @@ async function main() {
         none: 'not measured',
       }[RSS_METHOD],
       runs: options.runs,
+      'no-op runs': options.noopRuns,
       warmup: options.warmup,
     };
     process.stderr.write(`${JSON.stringify(info, null, 2)}\n`);
@@ -449,6 +455,9 @@ function machineLines(info) {
 function parseOptions(argv) {
   const out = {
     runs: 7,
+    // The no-op and its floors take about 0.1 s a run, and their ratio is the closest target:
+    // three times the runs, for a median that a single slow run moves less.
+    noopRuns: undefined,
     warmup: 1,
     tables: 5000,
     migrations: 500,
@@ -472,6 +481,7 @@ function parseOptions(argv) {
       return n;
     };
     if (arg === '--runs') out.runs = Math.max(1, int());
+    else if (arg === '--noop-runs') out.noopRuns = Math.max(1, int());
     else if (arg === '--warmup') out.warmup = int();
     else if (arg === '--tables') out.tables = Math.max(1, int());
     else if (arg === '--migrations') out.migrations = Math.max(13, int());
@@ -482,6 +492,7 @@ function parseOptions(argv) {
     else if (arg === '--embedded') out.embedded = true;
     else throw new Error(`unknown option ${arg}`);
   }
+  out.noopRuns ??= 3 * out.runs;
   return out;
 }
 
