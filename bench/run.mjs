@@ -455,7 +455,7 @@ function machineLines(info) {
 function parseOptions(argv) {
   const out = {
     runs: 7,
-    // The no-op and its floors take about 0.1 s a run, and their ratio is the closest target:
+    // The no-op and its floors take a fraction of a second a run, and their ratio is the closest target:
     // three times the runs, for a median that a single slow run moves less.
     noopRuns: undefined,
     warmup: 1,
