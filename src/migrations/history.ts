@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { tableExists } from '../connection/table-exists.js';
 import { HistoryConflictError } from '../errors.js';
 import type { AppliedMigration, MigrationFile } from './types.js';
 
@@ -57,7 +58,7 @@ export function unreadableHistory(error: unknown, table: string): unknown {
 }
 
 /**
- * Reads the history where its table exists: a probe of the table first (about 1 ms), the read only
+ * Reads the history where its table exists: a probe of the table first (tableExists), the read only
  * once it shows the table. A database that no migration has reached yet is then never sent a read
  * of a table it does not have, which its server would log as an ERROR on every `verify` and
  * `status`. `run` reads without the probe (its read is pipelined behind the lock on every deploy,
@@ -68,10 +69,7 @@ export async function readHistoryWherePresent(
   store: HistoryStore,
   client: pg.ClientBase,
 ): Promise<AppliedMigration[]> {
-  const { rows } = await client.query<{ present: boolean }>(
-    `SELECT pg_catalog.to_regclass(pg_catalog.quote_ident(${client.escapeLiteral(store.table)})) IS NOT NULL AS present`,
-  );
-  return rows[0]?.present === true ? store.read(client) : [];
+  return (await tableExists(client, store.table)) ? store.read(client) : [];
 }
 
 /** Whether an error is Postgres's "relation does not exist". */

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { tableExists } from '../connection/table-exists.js';
 import type { Category, Finding } from '../report/findings.js';
 import { CATALOG_FINGERPRINT, takeFingerprint, type TakenFingerprint } from './fingerprint.js';
 import type { StoredSeedTable } from '../seeds/catalog.js';
@@ -155,17 +156,9 @@ export async function lookupVerifiedState(
   }
 }
 
-/** Whether preflight's table exists: a probe of about 1 ms on a new server process. */
-export async function verifiedStateExists(client: pg.ClientBase): Promise<boolean> {
-  const { rows } = await client.query<{ recorded: boolean }>(
-    `SELECT pg_catalog.to_regclass(${client.escapeLiteral(VERIFIED_STATE_TABLE)}) IS NOT NULL AS recorded`,
-  );
-  return rows[0]?.recorded === true;
-}
-
 /** What takeFingerprintIfRecorded sends: the probe of preflight's table, then the fingerprint. */
 export interface RecordedFingerprint {
-  /** Whether preflight's table exists (verifiedStateExists). */
+  /** Whether preflight's table exists (tableExists). */
   readonly recorded: Promise<boolean>;
   /** The fingerprint, taken as soon as the probe shows the table; undefined without it. */
   readonly fingerprint: Promise<TakenFingerprint | undefined>;
@@ -181,7 +174,7 @@ export interface RecordedFingerprint {
  * sooner. Neither rejection is left unhandled: the caller awaits what it needs.
  */
 export function takeFingerprintIfRecorded(client: pg.ClientBase): RecordedFingerprint {
-  const recorded = verifiedStateExists(client);
+  const recorded = tableExists(client, VERIFIED_STATE_TABLE);
   const fingerprint = recorded.then((exists) => (exists ? takeFingerprint(client) : undefined));
   recorded.catch(() => undefined);
   fingerprint.catch(() => undefined);
