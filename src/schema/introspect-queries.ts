@@ -473,14 +473,17 @@ const fkAction = (clause: string, action: string): string =>
  * the plain reason: it is in the first schema, and nothing searched before that one has its name
  * (pg_catalog, searched first when not listed; no temporary schema on this session).
  * pg_table_is_visible says so too, at the price of two catalog lookups per relation on a fresh
- * backend; it decides every other case. The name is probed in pg_class's index on names (a set of
- * pg_catalog's names, hashed once, was a read of every page of pg_class: each is a page fault in
- * a new server process).
+ * backend; it decides every other case. A name that starts with `pg_` (as the name of every
+ * relation of pg_catalog does) is probed in pg_class's index on names (a set of pg_catalog's
+ * names, hashed once, was a read of every page of pg_class: each is a page fault in a new server
+ * process); any other is not, which spares a lookup per foreign key (2% of the digests'
+ * instructions at 5,000 tables).
  */
 const FIRST_IN_PATH = `(fr.relnamespace = (SELECT f.oid FROM first_ns f)
       AND pg_catalog.pg_my_temp_schema() = 0
-      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-        WHERE c.relname = fr.relname AND c.relnamespace = 'pg_catalog'::pg_catalog.regnamespace))`;
+      AND (NOT pg_catalog.starts_with(fr.relname::pg_catalog.text, 'pg_')
+        OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+          WHERE c.relname = fr.relname AND c.relnamespace = 'pg_catalog'::pg_catalog.regnamespace)))`;
 
 /*
  * pg_get_constraintdef costs about as much per constraint as pg_get_indexdef per index on a

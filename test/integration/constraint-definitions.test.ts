@@ -15,6 +15,7 @@ CREATE SCHEMA "Odd Schema";
 CREATE SCHEMA elsewhere;
 CREATE TABLE elsewhere.remote (id integer PRIMARY KEY);
 CREATE TABLE "pg_settings" (id integer PRIMARY KEY);
+CREATE TABLE pg_own (id integer PRIMARY KEY);
 CREATE TABLE "Odd Schema"."Mixed Case" (
   id bigint PRIMARY KEY,
   "order" integer NOT NULL,
@@ -46,6 +47,7 @@ CREATE TABLE children (
   mixed_id bigint REFERENCES "Odd Schema"."Mixed Case" (id) ON DELETE RESTRICT,
   remote_id integer REFERENCES elsewhere.remote (id) ON UPDATE RESTRICT ON DELETE SET DEFAULT,
   shadowed_id integer REFERENCES public."pg_settings" (id) MATCH FULL,
+  own_id integer REFERENCES public.pg_own (id),
   total integer CHECK (total >= 0),
   FOREIGN KEY (a, b) REFERENCES parents (a, b) MATCH FULL ON UPDATE SET NULL ON DELETE NO ACTION
 );
@@ -68,6 +70,7 @@ const PLAIN = [
   'Odd Schema.Mixed Case_order_Name_key',
   'Odd Schema.back_Parent A_Parent B_fkey',
   'public.pg_settings_pkey',
+  'public.pg_own_pkey',
   'public.parents_pkey',
   'public.parents_code_key',
   'public.parents_tag_key',
@@ -78,6 +81,7 @@ const PLAIN = [
   'public.children_mixed_id_fkey',
   'public.children_remote_id_fkey',
   'public.children_shadowed_id_fkey',
+  'public.children_own_id_fkey',
   'public.children_a_b_fkey',
   'public.children_late',
   'public.events_pkey',
@@ -147,6 +151,10 @@ describe('constraint definitions', () => {
     );
     expect(read.get('public.children_shadowed_id_fkey')).toBe(
       'FOREIGN KEY (shadowed_id) REFERENCES public.pg_settings(id) MATCH FULL',
+    );
+    // A pg_ name that no relation of pg_catalog has: probed, and found visible.
+    expect(read.get('public.children_own_id_fkey')).toBe(
+      'FOREIGN KEY (own_id) REFERENCES pg_own(id)',
     );
     expect(read.get('public.children_late')).toBe(
       'FOREIGN KEY (b, a) REFERENCES parents(a, b) NOT VALID',
