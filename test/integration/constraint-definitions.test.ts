@@ -152,6 +152,13 @@ describe('constraint definitions', () => {
     expect(read.get('public.children_shadowed_id_fkey')).toBe(
       'FOREIGN KEY (shadowed_id) REFERENCES public.pg_settings(id) MATCH FULL',
     );
+    // The query probes pg_catalog's names only for a name that starts with pg_: it must hold on
+    // this server that every relation of pg_catalog has such a name.
+    const unprefixed = await client.query(
+      `SELECT relname FROM pg_class
+       WHERE relnamespace = 'pg_catalog'::regnamespace AND NOT starts_with(relname::text, 'pg_')`,
+    );
+    expect(unprefixed.rows).toEqual([]);
     // A pg_ name that no relation of pg_catalog has: probed, and found visible.
     expect(read.get('public.children_own_id_fkey')).toBe(
       'FOREIGN KEY (own_id) REFERENCES pg_own(id)',
