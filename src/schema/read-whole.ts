@@ -123,8 +123,8 @@ function readFromSync(fd: number, bytes: Buffer, offset = 0): Buffer {
 
 /**
  * A file read from its start, a window at a time, through `buffer` (a larger one of its own when a
- * window must keep all it holds), every byte fed to `hash` once as it is read. Opened by path, on
- * this thread; close() when done (it is closed at the end of the file too).
+ * window must keep all it holds), every byte fed to `hash` (when given) once as it is read. Opened
+ * by path, on this thread; close() when done (it is closed at the end of the file too).
  */
 export class FileWindow implements Window {
   bytes: Buffer;
@@ -138,7 +138,7 @@ export class FileWindow implements Window {
   constructor(
     path: string,
     buffer: Buffer,
-    private readonly hash: Hash,
+    private readonly hash: Hash | undefined,
   ) {
     this.fd = openSync(path, 'r');
     this.buffer = buffer;
@@ -195,7 +195,7 @@ export class FileWindow implements Window {
         this.close();
         return;
       }
-      this.hash.update(this.buffer.subarray(this.length, this.length + bytesRead));
+      this.hash?.update(this.buffer.subarray(this.length, this.length + bytesRead));
       this.length += bytesRead;
       this.position += bytesRead;
     }

@@ -262,6 +262,32 @@ function tailFrom(window: Window, at: number): Buffer {
   return joined(pieces);
 }
 
+/**
+ * Whether two reads of a file found the same tables in the same places, the bytes around them
+ * equal: the same file, but for a table's key spelled otherwise (another escape of the same name).
+ */
+export function sameTables(a: FoundTables | undefined, b: FoundTables): boolean {
+  return (
+    a !== undefined &&
+    a.all === b.all &&
+    a.from === b.from &&
+    a.to === b.to &&
+    a.head.equals(b.head) &&
+    a.tail.equals(b.tail) &&
+    a.slices.length === b.slices.length &&
+    a.slices.every((slice, i) => {
+      const other = b.slices[i];
+      return (
+        other !== undefined &&
+        slice.name === other.name &&
+        slice.start === other.start &&
+        slice.end === other.end &&
+        slice.digest === other.digest
+      );
+    })
+  );
+}
+
 /** A table as the server prints it (DigestRow): its text's length, digest and counts. */
 export interface TableGuide {
   /** The qualified name, the table's key in the file. */
@@ -272,7 +298,6 @@ export interface TableGuide {
 }
 
 const TABLES_CLOSE = Buffer.from('\n  }');
-const COMMA_BYTE = Buffer.from(',');
 
 /**
  * The tables of a file found by the server's texts of them, without a line looked at, a stretch
@@ -291,6 +316,8 @@ export class GuidedTables {
   private readonly names = new Set<string>();
   private i: number;
   private failed: boolean;
+  /** Where expectLine writes a key line. */
+  private scratch = Buffer.allocUnsafe(256);
 
   constructor(private readonly window: Window) {
     this.opened = openTables(window);
@@ -332,8 +359,9 @@ export class GuidedTables {
     const { window } = this;
     if (this.names.has(name)) return false;
     this.names.add(name);
-    if (this.slices.length > 0 && !this.expect(COMMA_BYTE)) return false;
-    if (!this.expect(Buffer.from(`\n    ${JSON.stringify(name)}: `))) return false;
+    // The comma after the table before (but for the first), and this one's key line.
+    const line = `${this.slices.length > 0 ? ',' : ''}\n    ${JSON.stringify(name)}: `;
+    if (!this.expectLine(line)) return false;
     const start = window.base + this.i;
     let hashed: string;
     if (this.i + length <= window.length) {
@@ -367,12 +395,34 @@ export class GuidedTables {
     return this.i + n <= window.length;
   }
 
-  /** Whether the bytes at i are `text` (i then moves past them). */
-  private expect(text: Buffer): boolean {
-    if (!this.holds(text.length)) return false;
+  /**
+   * expect for a text: an ASCII one compared byte by byte where it is (no buffer of its own per
+   * table, nor a call out of JavaScript), any other written into a buffer kept for it.
+   */
+  private expectLine(line: string): boolean {
+    const n = line.length;
+    if (!this.holds(n)) return false;
+    const { bytes } = this.window;
     const { i } = this;
-    if (this.window.bytes.compare(text, 0, text.length, i, i + text.length) !== 0) return false;
-    this.i += text.length;
+    for (let k = 0; k < n; k++) {
+      const code = line.charCodeAt(k);
+      if (code > 0x7f) {
+        if (line.length * 3 > this.scratch.length)
+          this.scratch = Buffer.allocUnsafe(line.length * 3);
+        return this.expect(this.scratch, this.scratch.write(line));
+      }
+      if (bytes[i + k] !== code) return false;
+    }
+    this.i += n;
+    return true;
+  }
+
+  /** Whether the bytes at i are `text` (its first `n`; i then moves past them). */
+  private expect(text: Buffer, n = text.length): boolean {
+    if (!this.holds(n)) return false;
+    const { i } = this;
+    if (this.window.bytes.compare(text, 0, n, i, i + n) !== 0) return false;
+    this.i += n;
     return true;
   }
 }

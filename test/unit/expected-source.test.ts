@@ -13,6 +13,7 @@ import {
   readExpectedSourceIfExists,
   readExpectedSourceNow,
   readExpectedSourceNowIfExists,
+  type ExpectedSource,
 } from '../../src/schema/expected-file.js';
 import { HEAD_BYTES, readStart } from '../../src/schema/read-whole.js';
 
@@ -283,6 +284,61 @@ describe('an expected-schema file read through a window', () => {
     expect(walk?.end()).toBeUndefined();
     walk?.close();
     expect(source.tableSlices?.()).toEqual(slices);
+  });
+
+  it("found by the server's texts before any hash: later reads are checked against the tables found", async () => {
+    const target = file(text);
+    const held = await readExpectedSource(target);
+    const slices = held.tableSlices?.() ?? [];
+    const guide = slices.map(({ name, start, end, digest, counts }) => ({
+      name,
+      length: end - start,
+      digest,
+      counts,
+    }));
+    const walked = async (): Promise<ExpectedSource> => {
+      const source = await readExpectedSource(target, undefined, WINDOW);
+      const walk = source.guideSlices?.();
+      expect(walk?.next(guide)).toBe(true);
+      expect(walk?.end()).toEqual(slices);
+      walk?.close();
+      return source;
+    };
+    // The same file: read again for a drift, and hashed, as it is.
+    const same = await walked();
+    expect(Object.keys(same.schemaWithout?.(slices.slice(1))?.tables ?? {})).toEqual(['app.a']);
+    expect(same.sha256).toBe(sha256);
+    const hashedLater = await walked();
+    expect(hashedLater.sha256).toBe(sha256);
+    expect(await (await walked()).hash?.()).toBe(sha256);
+    // Written after the walk, in a table or after the tables: no later read takes it.
+    for (const written of [
+      text.replace('"integer"', '"bigint" '),
+      text.replace('"schemas"', '"schemaz"'),
+    ]) {
+      const drift = await walked();
+      const key = await walked();
+      const hashed = await walked();
+      writeFileSync(target, written);
+      expect(() => drift.schemaWithout?.(slices.slice(1))).toThrow(
+        /changed while it was being read/,
+      );
+      expect(() => key.sha256).toThrow(ConfigError);
+      await expect(hashed.hash?.()).rejects.toThrow(/changed while it was being read/);
+      writeFileSync(target, text);
+    }
+    // Hashed on its own while the walk went on: read again at the walk's end, and checked.
+    for (const written of [text, text.replace('"integer"', '"bigint" ')]) {
+      const source = await readExpectedSource(target, undefined, WINDOW);
+      const walk = source.guideSlices?.();
+      expect(walk?.next(guide)).toBe(true);
+      expect(await source.hash?.()).toBe(sha256);
+      writeFileSync(target, written);
+      if (written === text) expect(walk?.end()).toEqual(slices);
+      else expect(() => walk?.end()).toThrow(/changed while it was being read/);
+      walk?.close();
+      writeFileSync(target, text);
+    }
   });
 
   it("written after its hash, or gone: a configuration problem when found by the server's texts", async () => {
