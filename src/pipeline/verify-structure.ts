@@ -216,15 +216,18 @@ async function sliceByShares(
  * left out (snapshot leaves them out), in file order.
  */
 function guideOf(rows: readonly DigestRow[]): TableGuide[] {
-  return rows
-    .filter(({ name }) => !isHistoryTable(name))
-    .map(({ schema, name, length, digest, counts }) => ({
-      name: `${schema}.${name}`,
-      length,
-      digest,
-      counts,
-    }))
-    .sort((a, b) => byCodePoint(a.name, b.name));
+  const guide: TableGuide[] = [];
+  // The server sends them in that order where it reads the tables by their names' index.
+  let ordered = true;
+  for (let i = 0; i < rows.length; i++) {
+    const { schema, name, length, digest, counts } = rows[i] as DigestRow;
+    if (isHistoryTable(name)) continue;
+    const table = { name: `${schema}.${name}`, length, digest, counts };
+    const last = guide[guide.length - 1];
+    if (last && byCodePoint(last.name, table.name) > 0) ordered = false;
+    guide.push(table);
+  }
+  return ordered ? guide : guide.sort((a, b) => byCodePoint(a.name, b.name));
 }
 
 /** The tables of the file found in its bytes, by name. */
@@ -241,8 +244,11 @@ async function bySlices(
   hinted: readonly string[],
   slices: Slices,
 ): Promise<ParsedAndRead | undefined> {
-  const byName = new Map(slices.map((slice) => [slice.name, slice]));
-  const digests = new Map(slices.map(({ name, digest }) => [name, digest]));
+  const digests = new Map<string, string>();
+  for (let i = 0; i < slices.length; i++) {
+    const { name, digest } = slices[i] as TableSlice;
+    digests.set(name, digest);
+  }
   let rest: ExpectedSchema | undefined;
   const { snapshot, fingerprint, plan } = await early.finish(
     (actual) => vouchByDigest(digests, actual, isHistoryTable),
@@ -254,7 +260,7 @@ async function bySlices(
   if (!rest || rest.exhaustive !== true || hinted.join('\u0000') !== schemasOf(rest).join('\u0000'))
     return undefined;
   const checkedBy = countExpected(rest);
-  for (const name of plan.vouched) addCounts(checkedBy, byName.get(name)?.counts ?? []);
+  addCounts(checkedBy, slices, plan.vouched);
   return {
     schema: rest,
     checkedBy,
@@ -265,11 +271,24 @@ async function bySlices(
   };
 }
 
-/** Adds a table and its collections' entries (TableSlice's counts) to `counts`. */
-function addCounts(counts: Partial<Record<Category, number>>, entries: readonly number[]): void {
-  counts.tables = (counts.tables ?? 0) + 1;
+/** Adds the tables `vouched` names and their collections' entries (TableSlice's counts) to `counts`. */
+function addCounts(
+  counts: Partial<Record<Category, number>>,
+  slices: Slices,
+  vouched: ReadonlySet<string>,
+): void {
+  const sums = COUNTED.map(() => 0);
+  let tables = 0;
+  for (let i = 0; i < slices.length; i++) {
+    const slice = slices[i] as TableSlice;
+    if (!vouched.has(slice.name)) continue;
+    tables++;
+    for (let at = 0; at < sums.length; at++)
+      sums[at] = (sums[at] as number) + (slice.counts[at] ?? 0);
+  }
+  if (tables > 0) counts.tables = (counts.tables ?? 0) + tables;
   COUNTED.forEach((category, at) => {
-    const n = entries[at] ?? 0;
+    const n = sums[at] ?? 0;
     if (n > 0) counts[category] = (counts[category] ?? 0) + n;
   });
 }

@@ -946,30 +946,65 @@ const DIGEST_LINE = `q.oid || ' ' || q.length || ' ' || q.digest || ' ' ||
   pg_catalog.array_to_string(q.counts, ',') || CASE WHEN q.invalid THEN ' t ' ELSE ' f ' END ||
   ${jsonName('q.schema')} || ',' || ${jsonName('q.name')}`;
 
-/** The rows of the digests' lines (see DIGEST_LINE); none for no text. */
+/**
+ * The rows of the digests' lines (see DIGEST_LINE); none for no text. Each line is read where it
+ * is in the text, field by field: the thousands of lines of a share are read once its answer is
+ * in, when nothing else runs, and every string and array made for them is garbage to collect.
+ */
 export function digestRows(text: string | null | undefined): DigestRow[] {
   if (!text) return [];
-  return text.split('\n').map((line) => {
-    const fields = line.split(' ', 5);
-    const [oid, length, digest, counts, invalid] = fields;
-    const names = namesIn(line.slice(fields.join(' ').length + 1));
-    if (
-      digest === undefined ||
-      counts === undefined ||
-      (invalid !== 't' && invalid !== 'f') ||
-      !names
-    )
-      throw new Error(`the catalog query returned a digest line it does not write: ${line}`);
-    return {
-      oid: Number(oid),
-      schema: names[0],
-      name: names[1],
-      digest,
-      length: Number(length),
-      counts: counts === '' ? [] : counts.split(',').map(Number),
-      invalid: invalid === 't',
-    };
-  });
+  const rows: DigestRow[] = [];
+  for (let from = 0; from <= text.length;) {
+    const end = text.indexOf('\n', from);
+    const to = end === -1 ? text.length : end;
+    rows.push(digestRow(text, from, to));
+    from = to + 1;
+  }
+  return rows;
+}
+
+/** The line of `text` from `from` to `to` as its row (see digestRows). */
+function digestRow(text: string, from: number, to: number): DigestRow {
+  // The spaces after the five fields before the names.
+  const oidEnd = spaceIn(text, from, to);
+  const lengthEnd = oidEnd === -1 ? -1 : spaceIn(text, oidEnd + 1, to);
+  const digestEnd = lengthEnd === -1 ? -1 : spaceIn(text, lengthEnd + 1, to);
+  const countsEnd = digestEnd === -1 ? -1 : spaceIn(text, digestEnd + 1, to);
+  const invalidEnd = countsEnd === -1 ? -1 : spaceIn(text, countsEnd + 1, to);
+  const invalid = invalidEnd === -1 ? undefined : text.slice(countsEnd + 1, invalidEnd);
+  const names = invalid === undefined ? undefined : namesIn(text.slice(invalidEnd + 1, to));
+  if ((invalid !== 't' && invalid !== 'f') || !names)
+    throw new Error(
+      `the catalog query returned a digest line it does not write: ${text.slice(from, to)}`,
+    );
+  return {
+    oid: Number(text.slice(from, oidEnd)),
+    schema: names[0],
+    name: names[1],
+    digest: text.slice(lengthEnd + 1, digestEnd),
+    length: Number(text.slice(oidEnd + 1, lengthEnd)),
+    counts: countsIn(text, digestEnd + 1, countsEnd),
+    invalid: invalid === 't',
+  };
+}
+
+/** The first space of `text` from `from` on, before `to`; -1 when there is none. */
+function spaceIn(text: string, from: number, to: number): number {
+  const at = text.indexOf(' ', from);
+  return at === -1 || at >= to ? -1 : at;
+}
+
+/** The comma-separated counts of a digest line, from `from` to `to` (none when empty). */
+function countsIn(text: string, from: number, to: number): number[] {
+  const counts: number[] = [];
+  if (from === to) return counts;
+  for (let at = from; ;) {
+    const comma = text.indexOf(',', at);
+    const end = comma === -1 || comma > to ? to : comma;
+    counts.push(Number(text.slice(at, end)));
+    if (end === to) return counts;
+    at = end + 1;
+  }
 }
 
 /** A digest line's `"schema","name"` (two JSON strings); undefined when it is not that. */

@@ -73,7 +73,8 @@ export function vouchByDigest(
 ): DigestVouching {
   const vouched = new Set<string>();
   const read: number[] = [];
-  for (const { oid, schema, name, digest, invalid } of actual) {
+  for (let i = 0; i < actual.length; i++) {
+    const { oid, schema, name, digest, invalid } = actual[i] as DigestRow;
     if (ignored(name)) continue;
     const qualified = `${schema}.${name}`;
     if (!invalid && !compared(qualified)) continue;

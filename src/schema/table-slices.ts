@@ -298,6 +298,21 @@ export interface TableGuide {
 }
 
 const TABLES_CLOSE = Buffer.from('\n  }');
+const KEY_OPEN = '\n    "';
+const KEY_CLOSE = '": ';
+
+/**
+ * A text as JSON.stringify writes it between its quotes: the text itself when it holds nothing
+ * JSON escapes (a quote, a backslash, a control character, a lone surrogate), as most names.
+ */
+function jsonInner(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === QUOTE || code === BACKSLASH || (code >= 0xd800 && code <= 0xdfff))
+      return JSON.stringify(text).slice(1, -1);
+  }
+  return text;
+}
 
 /**
  * The tables of a file found by the server's texts of them, without a line looked at, a stretch
@@ -328,8 +343,8 @@ export class GuidedTables {
   /** Takes the next stretch of tables; false (and the walk over) at the first byte that differs. */
   next(guide: readonly TableGuide[]): boolean {
     if (this.failed) return false;
-    for (const table of guide) {
-      if (!this.table(table)) {
+    for (let at = 0; at < guide.length; at++) {
+      if (!this.table(guide[at] as TableGuide)) {
         this.failed = true;
         return false;
       }
@@ -359,9 +374,11 @@ export class GuidedTables {
     const { window } = this;
     if (this.names.has(name)) return false;
     this.names.add(name);
-    // The comma after the table before (but for the first), and this one's key line.
-    const line = `${this.slices.length > 0 ? ',' : ''}\n    ${JSON.stringify(name)}: `;
-    if (!this.expectLine(line)) return false;
+    // The comma after the table before (but for the first), and this one's key line: its name
+    // as JSON writes it, compared where it is.
+    if (this.slices.length > 0 && !this.expectLine(',')) return false;
+    if (!this.expectLine(KEY_OPEN) || !this.expectLine(jsonInner(name))) return false;
+    if (!this.expectLine(KEY_CLOSE)) return false;
     const start = window.base + this.i;
     let hashed: string;
     if (this.i + length <= window.length) {
