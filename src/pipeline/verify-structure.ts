@@ -158,7 +158,7 @@ export async function parseWhileReading(
   let slices: Slices | undefined;
   if (early && 'read' in early) {
     try {
-      slices = await sliceByShares(expected, early.read);
+      slices = await sliceByShares(expected, early.read, fingerprinted);
     } catch (error) {
       // The file could not be read again, or changed since it was hashed: the read is dropped.
       await early.read.finish(NOTHING).catch(() => undefined);
@@ -187,13 +187,15 @@ const SESSION_SHARE = 30 / 64;
  * changed, missing or added, another layout), or the read failed, the file is scanned at once
  * (tableSlices), beside the server's work left. With one share (no helper, or shares not split
  * by name), the file is scanned at once, while the server reads: on the other core, node's work
- * then costs no time, where a walk would wait for the answer.
+ * then costs no time, where a walk would wait for the answer. `keyed`: a verified state may be
+ * recorded under the file's SHA-256, which the walk then takes as it reads (see guideSlices).
  */
 async function sliceByShares(
   expected: ExpectedSource,
   read: DigestRead,
+  keyed: boolean,
 ): Promise<Slices | undefined> {
-  const walk = read.shares.length > 1 ? expected.guideSlices?.() : undefined;
+  const walk = read.shares.length > 1 ? expected.guideSlices?.(keyed) : undefined;
   if (walk) {
     try {
       let taken = true;

@@ -70,9 +70,12 @@ export interface ExpectedSource {
    * The tables found by the server's texts of them (GuidedTables), a stretch at a time, before
    * tableSlices; undefined once they are found. What `end` finds is what tableSlices then returns
    * (a large file read to its end, its SHA-256 checked as every read's: ConfigError as
-   * tableSlices). Closed by the caller in any case.
+   * tableSlices). `keyed` (the default): the file's SHA-256 may be asked for afterwards (a
+   * verified state recorded under it), so the walk hashes the file as it reads it; without it,
+   * a walk that is the file's first read hashes nothing, and a later read is checked against the
+   * tables it found. Closed by the caller in any case.
    */
-  guideSlices?(): TableWalk | undefined;
+  guideSlices?(keyed?: boolean): TableWalk | undefined;
   /**
    * The name of the first table whose key line starts after `fraction` of the file's bytes, from
    * a small read there (snapshot's layout); undefined when none is found there. Only a guess of
@@ -306,7 +309,7 @@ function expectedSource(path: string, start: FileStart, window: number): Expecte
         return undefined;
       }
     },
-    guideSlices() {
+    guideSlices(keyed = true) {
       if (found !== null) return undefined;
       if (bytes) {
         const held = guidedIn(bytes);
@@ -320,10 +323,11 @@ function expectedSource(path: string, start: FileStart, window: number): Expecte
           close: () => undefined,
         };
       }
-      // Hashed only to be checked against an earlier read's hash: the first read of the file needs
-      // none (a tenth of the walk's time at 18 MB), and the tables it finds are what a later
-      // read is checked against (see `unhashed`).
-      const hash = sha256 === undefined ? undefined : createHash('sha256');
+      // Hashed to be checked against an earlier read's hash, or for the key a verified state may
+      // be recorded under (`keyed`): a first read that nothing will ask the key of hashes nothing
+      // (a tenth of the walk's time at 18 MB), and the tables it finds are what a later read is
+      // checked against (see `unhashed`).
+      const hash = sha256 === undefined && !keyed ? undefined : createHash('sha256');
       const lent = borrow();
       const file = openWindow(path, lent, hash);
       let open = true;

@@ -286,7 +286,7 @@ describe('an expected-schema file read through a window', () => {
     expect(source.tableSlices?.()).toEqual(slices);
   });
 
-  it("found by the server's texts before any hash: later reads are checked against the tables found", async () => {
+  it("found by the server's texts before any hash, unkeyed: later reads are checked against the tables found", async () => {
     const target = file(text);
     const held = await readExpectedSource(target);
     const slices = held.tableSlices?.() ?? [];
@@ -298,12 +298,26 @@ describe('an expected-schema file read through a window', () => {
     }));
     const walked = async (): Promise<ExpectedSource> => {
       const source = await readExpectedSource(target, undefined, WINDOW);
-      const walk = source.guideSlices?.();
+      const walk = source.guideSlices?.(false);
       expect(walk?.next(guide)).toBe(true);
       expect(walk?.end()).toEqual(slices);
       walk?.close();
       return source;
     };
+    // Keyed (the default): hashed on the way, its key known without another read.
+    const keyed = await readExpectedSource(target, undefined, WINDOW);
+    const keyedWalk = keyed.guideSlices?.();
+    expect(keyedWalk?.next(guide)).toBe(true);
+    expect(keyedWalk?.end()).toEqual(slices);
+    keyedWalk?.close();
+    rmSync(target);
+    expect(keyed.sha256).toBe(sha256);
+    writeFileSync(target, text);
+    // Unkeyed: nothing hashed on the way, so the key needs a read of its own.
+    const unkeyed = await walked();
+    rmSync(target);
+    expect(() => unkeyed.sha256).toThrow(/does not exist/);
+    writeFileSync(target, text);
     // The same file: read again for a drift, and hashed, as it is.
     const same = await walked();
     expect(Object.keys(same.schemaWithout?.(slices.slice(1))?.tables ?? {})).toEqual(['app.a']);
@@ -330,7 +344,7 @@ describe('an expected-schema file read through a window', () => {
     // Hashed on its own while the walk went on: read again at the walk's end, and checked.
     for (const written of [text, text.replace('"integer"', '"bigint" ')]) {
       const source = await readExpectedSource(target, undefined, WINDOW);
-      const walk = source.guideSlices?.();
+      const walk = source.guideSlices?.(false);
       expect(walk?.next(guide)).toBe(true);
       expect(await source.hash?.()).toBe(sha256);
       writeFileSync(target, written);
