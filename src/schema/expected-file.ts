@@ -221,8 +221,11 @@ function expectedSource(path: string, start: FileStart, window: number): Expecte
     get sha256() {
       if (sha256 !== undefined) return sha256;
       if (bytes) return (sha256 = sha256Of(bytes));
-      // Read whole, to be checked against the tables a walk found: the file's hash is then its own.
-      if (unhashed && whole() && sha256 !== undefined) return sha256;
+      if (unhashed) {
+        // Read whole, checked against the tables the walk found: the file's hash is then its own.
+        whole();
+        if (sha256 !== undefined) return sha256;
+      }
       const through = readThrough((file) => {
         while (!file.eof) file.more(file.length);
         return true;
