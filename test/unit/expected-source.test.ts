@@ -196,6 +196,17 @@ describe('an expected-schema file read through a window', () => {
     },
   } as never);
   const sha256 = createHash('sha256').update(text).digest('hex');
+  /** The file's tables as held whole, and the guide the server's texts of them would be. */
+  const guided = async (target: string) => {
+    const slices = (await readExpectedSource(target)).tableSlices?.() ?? [];
+    const guide = slices.map(({ name, start, end, digest, counts }) => ({
+      name,
+      length: end - start,
+      digest,
+      counts,
+    }));
+    return { slices, guide };
+  };
 
   it('is the file held whole: hash, size, hints, tables and schema, read at once or not', async () => {
     const target = file(text);
@@ -255,14 +266,7 @@ describe('an expected-schema file read through a window', () => {
 
   it("has its tables found by the server's texts of them, as held whole, and only once", async () => {
     const target = file(text);
-    const held = await readExpectedSource(target);
-    const slices = held.tableSlices?.() ?? [];
-    const guide = slices.map(({ name, start, end, digest, counts }) => ({
-      name,
-      length: end - start,
-      digest,
-      counts,
-    }));
+    const { slices, guide } = await guided(target);
     for (const cut of [0, 1, 2]) {
       const source = await readExpectedSource(target, undefined, WINDOW);
       expect(await source.hash?.()).toBe(sha256);
@@ -288,14 +292,7 @@ describe('an expected-schema file read through a window', () => {
 
   it("found by the server's texts before any hash, unkeyed: later reads are checked against the tables found", async () => {
     const target = file(text);
-    const held = await readExpectedSource(target);
-    const slices = held.tableSlices?.() ?? [];
-    const guide = slices.map(({ name, start, end, digest, counts }) => ({
-      name,
-      length: end - start,
-      digest,
-      counts,
-    }));
+    const { slices, guide } = await guided(target);
     const walked = async (): Promise<ExpectedSource> => {
       const source = await readExpectedSource(target, undefined, WINDOW);
       const walk = source.guideSlices?.(false);
@@ -362,13 +359,7 @@ describe('an expected-schema file read through a window', () => {
       functions: { 'app.f()': { kind: 'function', definition: 'y'.repeat(2000) } },
     } as never);
     const target = file(long);
-    const held = await readExpectedSource(target);
-    const guide = (held.tableSlices?.() ?? []).map(({ name, start, end, digest, counts }) => ({
-      name,
-      length: end - start,
-      digest,
-      counts,
-    }));
+    const { guide } = await guided(target);
     const source = await readExpectedSource(target, undefined, WINDOW);
     expect(await source.hash?.()).toBe(createHash('sha256').update(long).digest('hex'));
     const walk = source.guideSlices?.();
