@@ -331,7 +331,7 @@ export class GuidedTables {
   private readonly names = new Set<string>();
   private i: number;
   private failed: boolean;
-  /** Where expectLine writes a key line. */
+  /** Where expectLine writes a text that is not ASCII (a table's name), to compare it. */
   private scratch = Buffer.allocUnsafe(256);
 
   constructor(private readonly window: Window) {
