@@ -1115,9 +1115,19 @@ export interface CatalogScope {
   readonly named?: string;
 }
 
+/**
+ * The views, materialized views and sequences, found from the catalogs that hold only them (each
+ * view's `_RETURN` rule, each sequence's row), then by OID. Read by their kinds, pg_class was read
+ * whole: about 900 pages at 5,000 tables, each new to a new server process (page faults), about
+ * 20 of the 80 ms that every kind but the tables' cost such a process.
+ */
+const VIEWS_AND_SEQUENCES = `c.oid IN (
+    SELECT s.seqrelid FROM pg_catalog.pg_sequence s
+    UNION ALL SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.rulename = '_RETURN')`;
+
 function relationFilter(tables: CatalogScope['tables'] = 'all'): string {
   if (tables === 'all') return `c.relkind IN ('r', 'p', 'v', 'm', 'S')`;
-  if (tables === 'none') return `c.relkind IN ('v', 'm', 'S')`;
+  if (tables === 'none') return `c.relkind IN ('v', 'm', 'S') AND ${VIEWS_AND_SEQUENCES}`;
   const oids = tables.filter((oid) => Number.isSafeInteger(oid) && oid >= 0);
   return `c.relkind IN ('r', 'p') AND c.oid = ANY ('{${oids.join(',')}}'::pg_catalog.oid[])`;
 }
