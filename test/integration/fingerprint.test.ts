@@ -5,6 +5,7 @@ import { lookupBehind, verifiedStateKey } from '../../src/pipeline/precheck.js';
 import { readExpectedSourceNow } from '../../src/schema/expected-file.js';
 import {
   CATALOG_FINGERPRINT,
+  FINGERPRINT_ROWS,
   FINGERPRINT_STATEMENT,
   takeFingerprint,
 } from '../../src/schema/fingerprint.js';
@@ -168,6 +169,25 @@ describe('catalog fingerprint', () => {
     const first = await fingerprintOf(client);
     expect(first).toMatch(/^\d{5,6}:\d+:\d+:/);
     expect(await fingerprintOf(client)).toBe(first);
+  });
+
+  test("sums the rows' xmin as their printed values add up, special ids (bootstrap rows) included", async () => {
+    await client.query('CREATE TABLE pf_fp_sum (id int)');
+    try {
+      const { rows } = await client.query<{ plain: string; special: boolean; normal: boolean }>(
+        `WITH ${FINGERPRINT_ROWS}
+         SELECT pg_catalog.count(*) || ':' || pg_catalog.sum(xmin::text::bigint) AS plain,
+           pg_catalog.bool_or(pg_catalog.age(xmin) = 2147483647) AS special,
+           pg_catalog.bool_or(pg_catalog.age(xmin) <> 2147483647) AS normal
+         FROM x`,
+      );
+      // Both ways of reading a row's xmin are taken: pg_language's bootstrap rows, and the rest.
+      expect(rows[0]).toMatchObject({ special: true, normal: true });
+      const [, count, sum] = (await fingerprintOf(client)).split(':');
+      expect(`${count}:${sum}`).toBe(rows[0]?.plain);
+    } finally {
+      await client.query('DROP TABLE pf_fp_sum');
+    }
   });
 
   test.each(NOT_CHANGES)('stays the same after %s', async (_name, sql) => {
