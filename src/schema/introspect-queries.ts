@@ -233,6 +233,17 @@ const TABLE_DEFAULTS = `LATERAL (
 /** Column `a`'s expression from TABLE_DEFAULTS (`atthasdef`, which generated columns have too). */
 const ATTRDEF = `CASE WHEN a.atthasdef THEN td.exprs[pg_catalog.array_position(td.nums, a.attnum)] END`;
 
+/**
+ * The column's stored expression (its default, or its generation expression) where `condition`
+ * holds. In the digests it comes from the table's columns' read (tableColumns: `a.def_text`), most
+ * without to_json (0.8% of a share's instructions at 5,000 tables); one with a control character
+ * and no quote or backslash has its table read in full (see quotedUnlessEscaped).
+ */
+const expressionWhere = (condition: string): Value => ({
+  ...text(`CASE WHEN ${condition} THEN ${ATTRDEF} END`),
+  json: `COALESCE(CASE WHEN ${condition} THEN ${quotedUnlessEscaped('a.def_text')} END, 'null')`,
+});
+
 /** A column, over `a` (pg_attribute) and `td` (TABLE_DEFAULTS), in ColumnRow order. */
 const COLUMN_VALUES: Values = {
   name: text('a.attname'),
@@ -242,18 +253,9 @@ const COLUMN_VALUES: Values = {
     json: `COALESCE(${quotedUnlessEscaped('a.type_text')}, 'null')`,
   },
   nullable: bool('NOT a.attnotnull'),
-  default: {
-    ...text(`CASE WHEN a.attgenerated = '' THEN ${ATTRDEF} END`),
-    // In the digests, from the table's columns' read (tableColumns: `a.def_text`), most without
-    // to_json (0.8% of a share's instructions at 5,000 tables); one with a control character and
-    // no quote or backslash has its table read in full (see quotedUnlessEscaped).
-    json: `COALESCE(CASE WHEN a.attgenerated = '' THEN ${quotedUnlessEscaped('a.def_text')} END, 'null')`,
-  },
+  default: expressionWhere(`a.attgenerated = ''`),
   identity: text(`CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END`),
-  generated: {
-    ...text(`CASE WHEN a.attgenerated <> '' THEN ${ATTRDEF} END`),
-    json: `COALESCE(CASE WHEN a.attgenerated <> '' THEN ${quotedUnlessEscaped('a.def_text')} END, 'null')`,
-  },
+  generated: expressionWhere(`a.attgenerated <> ''`),
 };
 
 const COLUMNS_OF = `FROM pg_catalog.pg_attribute a

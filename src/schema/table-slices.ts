@@ -465,7 +465,7 @@ export function firstTableIn(bytes: Buffer): string | undefined {
   return undefined;
 }
 
-const TABLE_KEY = Buffer.from('\n    "');
+const TABLE_KEY = Buffer.from(KEY_OPEN);
 
 /*
  * The two scans of every line, as functions of their own: called hundreds of thousands of times,
