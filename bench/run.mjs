@@ -387,6 +387,31 @@ async function replicasScenario(server, rows) {
   rows.push({ key: 'replicas', name: `${count} replicas, empty db`, ...summarise(runs) });
 }
 
+/**
+ * The server's shared memory as the report states it: a new server process's first touch of each
+ * 4 KB page of the catalog it reads costs several microseconds on a virtual machine, and huge
+ * pages spare most of it (BENCHMARKS.md). For a server on this machine, the huge pages it
+ * reserves are shown too (before Postgres 17 the server does not say whether it uses them).
+ */
+function sharedMemory(pg, server) {
+  const status = pg.huge_pages_status ? `, in use: ${pg.huge_pages_status}` : '';
+  const host = new URL(server.url).hostname;
+  const local =
+    server.source === 'embedded Postgres' ||
+    ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host);
+  const total = local ? /^HugePages_Total:\s+(\d+)/m.exec(readMeminfo())?.[1] : undefined;
+  const reserved = total === undefined ? '' : `; ${total} huge pages reserved on this machine`;
+  return `shared_buffers ${pg.shared_buffers}, huge_pages ${pg.huge_pages}${status}${reserved}`;
+}
+
+function readMeminfo() {
+  try {
+    return readFileSync('/proc/meminfo', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 function machine() {
   const cpus = os.cpus();
   return {
@@ -414,6 +439,7 @@ async function main() {
     const info = {
       ...machine(),
       postgres: `${pg.version} (${server.source}; fsync ${pg.fsync}, synchronous_commit ${pg.synchronous_commit})`,
+      sharedMemory: sharedMemory(pg, server),
       psql: PSQL ? 'yes' : 'not found: the psql floor is skipped',
       rss: {
         time: '/usr/bin/time %M',

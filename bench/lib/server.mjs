@@ -95,12 +95,20 @@ export async function dropDatabase(base, name) {
   });
 }
 
-/** The server's version and the settings that decide commit cost, for the report. */
+/**
+ * The server's version, the settings that decide commit cost, and those that decide what a new
+ * server process pays to read the catalog (its shared memory on huge pages or not), for the report.
+ * `huge_pages_status` (Postgres 17 on) says whether huge pages are in use; before it, only the
+ * setting is known.
+ */
 export async function describeServer(base) {
   return withAdmin(base, async (client) => {
     const { rows } = await client.query(
       `SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync,
-              current_setting('synchronous_commit') AS synchronous_commit`,
+              current_setting('synchronous_commit') AS synchronous_commit,
+              current_setting('shared_buffers') AS shared_buffers,
+              current_setting('huge_pages') AS huge_pages,
+              current_setting('huge_pages_status', true) AS huge_pages_status`,
     );
     return rows[0];
   });
