@@ -395,13 +395,21 @@ async function replicasScenario(server, rows) {
  */
 function sharedMemory(pg, server) {
   const status = pg.huge_pages_status ? `, in use: ${pg.huge_pages_status}` : '';
-  const host = new URL(server.url).hostname;
   const local =
     server.source === 'embedded Postgres' ||
-    ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host);
+    ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(hostOf(server.url));
   const total = local ? /^HugePages_Total:\s+(\d+)/m.exec(readMeminfo())?.[1] : undefined;
   const reserved = total === undefined ? '' : `; ${total} huge pages reserved on this machine`;
   return `shared_buffers ${pg.shared_buffers}, huge_pages ${pg.huge_pages}${status}${reserved}`;
+}
+
+/** The host of a connection URL; none for a string that is not one (key=value settings). */
+function hostOf(url) {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 function readMeminfo() {
