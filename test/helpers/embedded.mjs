@@ -22,7 +22,8 @@ export const POSTGRES_BINARIES = {
 };
 
 /**
- * Starts an embedded Postgres under `.preflight/` that checks passwords (scram-sha-256).
+ * Starts an embedded Postgres under `.preflight/` that checks passwords (scram-sha-256, or
+ * `options.authMethod`, such as `md5`, for every connection in pg_hba.conf).
  * As root, initdb runs as the `postgres` user, which owns the data directory. `options.settings`
  * (`{ autovacuum: 'off' }`) are passed to the server as `-c name=value`, after its own.
  */
@@ -129,7 +130,7 @@ async function startPostgresMajor(name, password, major, options) {
       path.join(bin, 'initdb'),
       [
         `--pgdata=${databaseDir}`,
-        '--auth=scram-sha-256',
+        `--auth=${options.authMethod ?? 'scram-sha-256'}`,
         '--username=postgres',
         `--pwfile=${pwfile}`,
         '--encoding=UTF8',

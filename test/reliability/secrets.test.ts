@@ -7,6 +7,7 @@ import pg from 'pg';
 import { runCli, scratchDir, type CliResult } from '../helpers/cli.js';
 import { newTerminationLog, removeTerminationLog } from '../helpers/secrets-scan.js';
 import { TEST_PASSWORD } from '../helpers/secrets.mjs';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../helpers/embedded.mjs';
 import { outputProblems } from './helpers/outputs.js';
 import { LOCK_KEY } from './helpers/scenario.js';
 import { createDatabase, serverUrl, type ScratchDatabase } from './helpers/server.js';
@@ -383,4 +384,53 @@ describe('TLS errors', () => {
     expect(result.exitCode).toBe(3);
     expect(result.all).toMatch(/does not support SSL/);
   });
+});
+
+// A role whose password is stored as MD5, on a server that asks for it so (pg_hba.conf `md5`, as
+// older installations still do): pg's MD5 login, inside the bundle, through the built CLI.
+describe('a server that asks for an MD5 password', () => {
+  let server: EmbeddedServer | undefined;
+  beforeAll(async () => {
+    const major = process.env.TEST_PG_MAJOR || undefined;
+    server = await startEmbeddedPostgres('pf-md5', TEST_PASSWORD, {
+      ...(major ? { major } : {}),
+      authMethod: 'md5',
+    });
+    // Stored as SCRAM by initdb, the password is answered by SCRAM even under md5: stored as MD5.
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    try {
+      await client.query("SET password_encryption = 'md5'");
+      await client.query(`ALTER ROLE postgres PASSWORD '${TEST_PASSWORD.replaceAll("'", "''")}'`);
+      const { rows } = await client.query<{ md5: boolean }>(
+        "SELECT rolpassword LIKE 'md5%' AS md5 FROM pg_authid WHERE rolname = 'postgres'",
+      );
+      expect(rows).toEqual([{ md5: true }]);
+    } finally {
+      await client.end();
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('the right password logs in (exit 0), a wrong one is exit 3; neither is printed', async () => {
+    const url = server?.url ?? '';
+    const dir = scratchDir({ migrations: true, seeds: true });
+    const right = await check(
+      'MD5 login, right password',
+      ['run', '--wait', '5s'],
+      { DATABASE_URL: url },
+      dir,
+    );
+    expect(right.exitCode).toBe(0);
+    const wrong = await check(
+      'MD5 login, wrong password',
+      ['run', '--wait', '1s'],
+      { DATABASE_URL: withPassword(url, WRONG) },
+      dir,
+    );
+    expect(wrong.exitCode).toBe(3);
+    expect(wrong.all).toMatch(/wrong password/);
+  }, 60_000);
 });
