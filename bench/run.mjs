@@ -395,9 +395,8 @@ async function replicasScenario(server, rows) {
  */
 function sharedMemory(pg, server) {
   const status = pg.huge_pages_status ? `, in use: ${pg.huge_pages_status}` : '';
-  const local =
-    server.source === 'embedded Postgres' ||
-    ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(hostOf(server.url));
+  // The embedded server listens on 127.0.0.1 too.
+  const local = ['127.0.0.1', 'localhost', '[::1]'].includes(hostOf(server.url));
   const total = local ? /^HugePages_Total:\s+(\d+)/m.exec(readMeminfo())?.[1] : undefined;
   const reserved = total === undefined ? '' : `; ${total} huge pages reserved on this machine`;
   return `shared_buffers ${pg.shared_buffers}, huge_pages ${pg.huge_pages}${status}${reserved}`;
