@@ -419,6 +419,28 @@ function readMeminfo() {
   }
 }
 
+/**
+ * What a fresh 4 KiB page costs a new process on this machine the first time it is written (the
+ * median of three new node processes, 20,000 pages each): every process start and every first
+ * touch of memory pays it, a new server process's reads of the shared buffers included. It moves
+ * the floors and the catalog reads alike (1.5 µs on one machine of the same kind, 11.5 µs on
+ * another: BENCHMARKS.md).
+ */
+function pageFault() {
+  const script = `const n = 20000, size = 4096, pages = new Uint8Array(n * size);
+const started = process.hrtime.bigint();
+for (let i = 0; i < pages.length; i += size) pages[i] = 1;
+process.stdout.write(String(Number(process.hrtime.bigint() - started) / 1e3 / n));`;
+  const micros = [1, 2, 3]
+    .map(() => spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' }))
+    .filter((child) => child.status === 0)
+    .map((child) => Number(child.stdout))
+    .filter((us) => Number.isFinite(us) && us > 0);
+  return micros.length === 0
+    ? 'not measured'
+    : `${median(micros).toFixed(2)} µs per fresh 4 KiB page (median of ${micros.length} new processes)`;
+}
+
 function machine() {
   const cpus = os.cpus();
   return {
@@ -428,6 +450,7 @@ function machine() {
     node: process.version,
     // Makes every Node.js start read a CA bundle (tens of ms), floors included: kept, as set.
     nodeExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'not set',
+    pageFault: pageFault(),
     load: os
       .loadavg()
       .map((n) => n.toFixed(2))
