@@ -114,6 +114,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
             history,
             state: Promise.resolve(undefined),
             precheck: Promise.resolve(precheck),
+            noTable: Promise.resolve(precheck?.noTable === true),
           }),
         );
     first.catch(() => undefined);
@@ -130,6 +131,9 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     let precheck: Precheck | undefined;
     if (expected) {
       if (unchanged) precheck = await reads.precheck;
+      // preflight's table did not exist under the lock (a first deploy): a lookup after the
+      // migrations could only fail (and the server log it); the verification creates the table.
+      else if (await reads.noTable) precheck = { lookup: undefined, noTable: true };
       if (!precheckMatches(precheck)) {
         await tuneForBulkWork(isLarge(expected));
         expected.schema();
@@ -171,6 +175,8 @@ interface FirstReads {
   readonly state: Promise<StoredState | undefined>;
   /** The lookup with the fingerprint (undefined when nothing was looked up). */
   readonly precheck: Promise<Precheck | undefined>;
+  /** Whether the lookup found that preflight's table does not exist (false when none was made). */
+  readonly noTable: Promise<boolean>;
 }
 
 /** The history and the lookup that went out with the first try of the lock, granted at once. */
@@ -179,7 +185,7 @@ async function readsOfFirstTry(
   lookup: Prepared['lookup'],
 ): Promise<FirstReads> {
   // One parse of the state, so that what sendAhead used is the very state a match replays.
-  const looked = lookup.then((l) => l && { lookup: toLookup(l.row) });
+  const looked = lookup.then((l) => l && { lookup: toLookup(l.row), missing: l.missing });
   const precheck = Promise.all([looked, sent.fingerprint]).then(([l, taken]) =>
     l && taken
       ? {
@@ -188,12 +194,18 @@ async function readsOfFirstTry(
             fingerprint: taken.fingerprint,
             snapshot: taken.snapshot,
           },
+          ...(l.missing ? { noTable: true } : {}),
         }
       : undefined,
   );
   const state = looked.then((l) => l?.lookup?.stored);
-  for (const read of [precheck, state]) read.catch(() => undefined);
-  return { history: await sent.history, state, precheck };
+  // A lookup that failed otherwise tells nothing: the verification then looks up again.
+  const noTable = looked.then(
+    (l) => l?.missing === true,
+    () => false,
+  );
+  for (const read of [precheck, state, noTable]) read.catch(() => undefined);
+  return { history: await sent.history, state, precheck, noTable };
 }
 
 /**

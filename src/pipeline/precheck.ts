@@ -4,13 +4,7 @@ import { isUndefinedTable, type HistoryStore } from '../migrations/history.js';
 import type { AppliedMigration } from '../migrations/types.js';
 import type { ExpectedSource } from '../schema/expected-file.js';
 import type { TakenFingerprint } from '../schema/fingerprint.js';
-import {
-  isStateTableProblem,
-  lookupSql,
-  lookupVerifiedState,
-  toLookup,
-  type Lookup,
-} from '../schema/verified-state.js';
+import { isStateTableProblem, lookupSql, toLookup, type Lookup } from '../schema/verified-state.js';
 import { BUILD, VERSION } from '../version.js';
 import type { CommandContext } from './context.js';
 
@@ -34,21 +28,29 @@ export interface Precheck {
   readonly lookup: Lookup | undefined;
   /**
    * preflight's table does not exist: a verification that records only into an existing one
-   * (verify, status) records nothing, so it takes no catalog fingerprint at all.
+   * (verify, status) records nothing, so it takes no catalog fingerprint at all; `run` creates it
+   * without a lookup of it after its migrations (see runCommand).
    */
   readonly noTable?: boolean;
 }
 
-/** Looks up the file's verified state now (undefined under --full-verify: nothing to look up). */
+/**
+ * Looks up the file's verified state now (undefined under --full-verify: nothing to look up); no
+ * lookup when preflight's table cannot serve, and `noTable` when it does not exist.
+ */
 export async function precheckVerifiedState(
   ctx: CommandContext,
   client: pg.ClientBase,
   expected: ExpectedSource,
 ): Promise<Precheck | undefined> {
   if (ctx.config.fullVerify) return undefined;
-  return {
-    lookup: await lookupVerifiedState(client, verifiedStateKey(expected, ctx.config.strict)),
-  };
+  const sql = lookupSql(client, verifiedStateKey(expected, ctx.config.strict));
+  try {
+    return { lookup: toLookup((await client.query(sql)).rows[0]) };
+  } catch (error) {
+    if (!isStateTableProblem(error)) throw error;
+    return isUndefinedTable(error) ? { lookup: undefined, noTable: true } : { lookup: undefined };
+  }
 }
 
 /** What a read-only command (verify, status) sends as soon as its session opens. */
@@ -143,10 +145,11 @@ export function sendLookup(
 }
 
 /**
- * `run`'s first reads under the lock when its first try did not get it, in one round trip: the
- * history and the fingerprint lookup, sent at once so that the server works while the caller
- * reads the migration files. When either table does not exist yet (a first deploy), each is read
- * alone.
+ * `run`'s first reads under the lock when its first try did not get it: the history and the
+ * fingerprint lookup, sent together on the pipelined session (one round trip), so that the server
+ * works while the caller reads the migration files. Each is a statement of its own: on a first
+ * deploy, a table that does not exist fails its own read alone, once (the history is then empty,
+ * and the lookup says `noTable`).
  */
 export async function readHistoryAndPrecheck(
   ctx: CommandContext,
@@ -154,26 +157,11 @@ export async function readHistoryAndPrecheck(
   store: HistoryStore,
   expected: ExpectedSource | undefined,
 ): Promise<{ history: AppliedMigration[]; precheck: Precheck | undefined }> {
-  if (!expected || ctx.config.fullVerify) {
-    return { history: await store.read(client), precheck: undefined };
-  }
-  const key = verifiedStateKey(expected, ctx.config.strict);
-  try {
-    const sql = `${store.readSql};\n${lookupSql(client, key)}`;
-    const results: unknown = await client.query(sql);
-    const [history, lookup] = Array.isArray(results) ? (results as pg.QueryResult[]) : [];
-    if (!history || !lookup) throw new Error('the history and lookup query returned no results');
-    return {
-      history: store.fromRows(history.rows),
-      precheck: { lookup: toLookup(lookup.rows[0]) },
-    };
-  } catch (error) {
-    // Either table missing (a first deploy) or preflight's unusable: each read alone, so that
-    // the history's own errors are its own and the lookup's only mean a full verification.
-    if (!isUndefinedTable(error) && !isStateTableProblem(error)) throw error;
-    const history = await store.read(client);
-    return { history, precheck: await precheckVerifiedState(ctx, client, expected) };
-  }
+  const history = store.read(client);
+  const precheck = expected ? precheckVerifiedState(ctx, client, expected) : undefined;
+  // Awaited below, after the history: a failure meanwhile is not unhandled.
+  precheck?.catch(() => undefined);
+  return { history: await history, precheck: await precheck };
 }
 
 /** Whether a precheck found the catalog exactly as it was at the file's last passed verification. */

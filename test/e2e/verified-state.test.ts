@@ -9,6 +9,7 @@ import {
   scratchDir,
   startCli,
 } from '../helpers/cli.js';
+import { proxyTo, type CuttingProxy } from '../reliability/helpers/proxy.js';
 import { holdLock } from '../reliability/helpers/scenario.js';
 
 interface Report {
@@ -465,5 +466,63 @@ describe('the fingerprint of the first lock try', () => {
         object: 'public.activity_logs.activity_logs_admin_id_idx',
       }),
     ]);
+  });
+});
+
+describe('a first deploy to an empty database', () => {
+  let fresh: TestDatabase;
+  let proxy: CuttingProxy;
+  beforeEach(async () => {
+    fresh = await createTestDatabase('pf_state_first');
+    proxy = await proxyTo(fresh.url);
+  });
+  afterEach(async () => {
+    await proxy.close();
+    await fresh.drop();
+  });
+
+  /** The server's errors on every connection, by the table they name (none: any other). */
+  const failedReads = (): string[] =>
+    proxy
+      .serverErrors()
+      .map(({ code, message }) =>
+        code === '42P01' ? (/"(\w+)"/.exec(message)?.[1] ?? message) : `${code} ${message}`,
+      );
+
+  it('reads preflight_verification once, before its migrations, not again after them', async () => {
+    const first = await preflight(['run'], proxy.via(fresh.url));
+    expect(first.exitCode).toBe(0);
+    expect(first.report.verification.method).toBe('catalog');
+    // The history and the lookup go out with the first try of the lock, without a probe: on an
+    // empty database each fails once, and nothing else does.
+    expect(failedReads().sort()).toEqual(['preflight_migrations', 'preflight_verification']);
+    // The verification created the table and recorded its pass.
+    expect((await preflight(['run'], fresh.url)).report.verification.method).toBe('fingerprint');
+  });
+
+  it('after waiting for the lock, reads each table once more under the lock, and not after its migrations', async () => {
+    const holder = await holdLock(fresh.url);
+    const cli = startCli(['run'], { env: { DATABASE_URL: proxy.via(fresh.url) } });
+    try {
+      await new Promise<void>((resolve) =>
+        cli.stdout?.on(
+          'data',
+          (chunk: Buffer) => chunk.includes('"event":"lock.wait"') && resolve(),
+        ),
+      );
+      await holder.query('SELECT pg_advisory_unlock_all()');
+    } finally {
+      await holder.end();
+    }
+    expect((await cli).exitCode).toBe(0);
+    // Each read once with the first try and once under the lock (the other deploy could have
+    // made either table meanwhile), and nothing after the migrations.
+    expect(failedReads().sort()).toEqual([
+      'preflight_migrations',
+      'preflight_migrations',
+      'preflight_verification',
+      'preflight_verification',
+    ]);
+    expect((await preflight(['run'], fresh.url)).report.verification.method).toBe('fingerprint');
   });
 });
