@@ -96,6 +96,7 @@ function errorResponses(stream: Buffer): ServerError[] {
   const errors: ServerError[] = [];
   for (let at = 0; at + 5 <= stream.length;) {
     const end = at + 1 + stream.readUInt32BE(at + 1);
+    if (end > stream.length) break; // cut off mid-message
     if (stream[at] === 0x45 /* E */) {
       const fields = new Map<string, string>();
       for (let field = at + 5; field < end && stream[field] !== 0;) {
