@@ -481,7 +481,7 @@ describe('a first deploy to an empty database', () => {
     await fresh.drop();
   });
 
-  /** The server's errors on every connection, by the table they name (none: any other). */
+  /** The server's errors on every connection: the table a 42P01 names, any other by code and text. */
   const failedReads = (): string[] =>
     proxy
       .serverErrors()
