@@ -44,13 +44,9 @@ export async function precheckVerifiedState(
   expected: ExpectedSource,
 ): Promise<Precheck | undefined> {
   if (ctx.config.fullVerify) return undefined;
-  const sql = lookupSql(client, verifiedStateKey(expected, ctx.config.strict));
-  try {
-    return { lookup: toLookup((await client.query(sql)).rows[0]) };
-  } catch (error) {
-    if (!isStateTableProblem(error)) throw error;
-    return isUndefinedTable(error) ? { lookup: undefined, noTable: true } : { lookup: undefined };
-  }
+  const { row, missing } = await sendLookup(ctx, client, expected, true);
+  if (row !== undefined) return { lookup: toLookup(row) };
+  return missing ? { lookup: undefined, noTable: true } : { lookup: undefined };
 }
 
 /** What a read-only command (verify, status) sends as soon as its session opens. */
@@ -125,17 +121,18 @@ export interface SentLookup {
 }
 
 /**
- * Sends the lookup of the file's verified state now (without the fingerprint: the caller takes it
- * apart). Its `row` is undefined when preflight's table does not exist or cannot serve (see
- * isStateTableProblem); other errors reject.
+ * Sends the lookup of the file's verified state now (without the fingerprint unless `fingerprint`:
+ * by default the caller takes it apart). Its `row` is undefined when preflight's table does not
+ * exist or cannot serve (see isStateTableProblem); other errors reject.
  */
 export function sendLookup(
   ctx: CommandContext,
   client: pg.ClientBase,
   expected: ExpectedSource,
+  fingerprint = false,
 ): Promise<SentLookup> {
   const key = verifiedStateKey(expected, ctx.config.strict);
-  return client.query(lookupSql(client, key, false)).then(
+  return client.query(lookupSql(client, key, fingerprint)).then(
     ({ rows }) => ({ row: rows[0] as unknown, missing: false }),
     (error: unknown) => {
       if (isStateTableProblem(error)) return { row: undefined, missing: isUndefinedTable(error) };

@@ -10,7 +10,7 @@ import {
   startCli,
 } from '../helpers/cli.js';
 import { proxyTo, type CuttingProxy } from '../reliability/helpers/proxy.js';
-import { holdLock } from '../reliability/helpers/scenario.js';
+import { holdLock, lockWaitLogged } from '../reliability/helpers/scenario.js';
 
 interface Report {
   exitCode: number;
@@ -444,12 +444,7 @@ describe('the fingerprint of the first lock try', () => {
     const file = path.join(scratchDir(), 'report.json');
     const cli = startCli(['run', '--report', file], { env: { DATABASE_URL: fresh.url } });
     try {
-      await new Promise<void>((resolve) =>
-        cli.stdout?.on(
-          'data',
-          (chunk: Buffer) => chunk.includes('"event":"lock.wait"') && resolve(),
-        ),
-      );
+      await lockWaitLogged(cli);
       // What that deploy changes before it lets go (and it records no verified state).
       await holder.query('DROP INDEX activity_logs_admin_id_idx');
       await holder.query('SELECT pg_advisory_unlock_all()');
@@ -504,12 +499,7 @@ describe('a first deploy to an empty database', () => {
     const holder = await holdLock(fresh.url);
     const cli = startCli(['run'], { env: { DATABASE_URL: proxy.via(fresh.url) } });
     try {
-      await new Promise<void>((resolve) =>
-        cli.stdout?.on(
-          'data',
-          (chunk: Buffer) => chunk.includes('"event":"lock.wait"') && resolve(),
-        ),
-      );
+      await lockWaitLogged(cli);
       await holder.query('SELECT pg_advisory_unlock_all()');
     } finally {
       await holder.end();

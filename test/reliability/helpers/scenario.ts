@@ -102,7 +102,12 @@ export async function waitForPause(
   pause: Pause,
 ): Promise<void> {
   if (pause !== 'lock') return waitForStatement(db, marker(pause));
-  await new Promise<void>((resolve) =>
+  return lockWaitLogged(cli);
+}
+
+/** Resolves once a started preflight logs that it waits for the lock (its `lock.wait` line). */
+export function lockWaitLogged(cli: ResultPromise): Promise<void> {
+  return new Promise<void>((resolve) =>
     cli.stdout?.on('data', (chunk: Buffer) => chunk.includes('"event":"lock.wait"') && resolve()),
   );
 }
